@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs everything pkd needs on a fresh Debian 12 (bookworm) machine, as root, from Debian's
+# packages only. A no-op when everything is present. Used by the README and by .ci/run.
+set -euo pipefail
+
+packages=(
+  # toolchain and build cache
+  g++ cmake make pkg-config ccache git
+  # LibTorch (CPU) and its distributed backend; OpenBLAS listed explicitly because libtorch only
+  # *recommends* it and the reference BLAS is ~10x slower (see docs/performance.md).
+  libtorch-dev libgloo-dev libopenblas0-openmp
+  # MPI, HDF5 (serial build only: the MPI build flips pkg-config), config and JSON parsing
+  libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libtoml11-dev nlohmann-json3-dev
+  # Unicode data for the tokenizer, hashing, compression
+  libicu-dev libssl-dev zlib1g-dev
+  # tests
+  libgtest-dev
+  # references for benchmarks and goldens: PyTorch eager (same LibTorch version), HDF5 from Python
+  python3 python3-torch python3-h5py python3-numpy
+)
+# Node runs HuggingFace `tokenizers` (npm) in the benchmarks; any Node >= 18 will do, so only
+# install Debian's when none is on the PATH (some images ship their own).
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing Debian packages: ${missing[*]}" >&2
+    echo "setup: run this script as root (or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all ${#packages[@]} Debian packages present"
+fi
+
+# LibTorch must resolve libblas.so.3 to OpenBLAS, not the reference BLAS. The alternative is
+# switched automatically when libopenblas0-openmp is installed; make sure nobody pinned it back.
+blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)
+case "$blas" in
+  *openblas*) ;;
+  *)
+    echo "setup: libblas.so.3 resolves to '${blas:-nothing}', switching to OpenBLAS"
+    update-alternatives --set libblas.so.3-x86_64-linux-gnu \
+      /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3
+    ;;
+esac

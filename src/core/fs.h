@@ -1,0 +1,29 @@
+#pragma once
+// File helpers. Every output pkd writes goes to a temporary name in the destination directory and
+// is renamed into place once complete, so a reader never sees a half-written file under its
+// final name and an interrupted job leaves only "*.tmp.*" files that the next run removes.
+#include <string>
+
+namespace pkd {
+
+// Reads a whole file; throws Error naming the path if it is missing or unreadable.
+std::string read_file(const std::string& path);
+
+// Writes `content` to `path` atomically (temp file in the same directory, fsync, rename).
+void write_file_atomic(const std::string& path, const std::string& content);
+
+// A unique temporary name next to `final_path`: "<final_path>.tmp.<pid>.<counter>".
+std::string temp_path_for(const std::string& final_path);
+
+// Renames `from` onto `to` (same filesystem), fsyncing the file first; throws Error on failure.
+void commit_file(const std::string& from, const std::string& to);
+
+// Removes leftovers "*.tmp.*" of interrupted runs in `dir` (not recursive); returns how many.
+int remove_stale_temp_files(const std::string& dir);
+
+bool file_exists(const std::string& path);
+bool is_directory(const std::string& path);
+// Creates the directory and its parents; throws Error naming the path on failure.
+void make_directories(const std::string& path);
+
+}  // namespace pkd

@@ -1,0 +1,48 @@
+#pragma once
+// The process group of a pkd job. Under `mpirun`/`srun` (detected from the launcher's
+// environment) MPI is initialised and every rank takes part; run directly, pkd is a single
+// process and never touches MPI. MPI stays out of this header so most code does not see it.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pkd::dist {
+
+class Comm {
+ public:
+  // Initialises MPI when launched by an MPI launcher; idempotent.
+  static Comm& init(int* argc, char*** argv);
+  // The initialised group (single-process if init was never called).
+  static Comm& world();
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  bool is_root() const { return rank_ == 0; }
+  bool uses_mpi() const { return mpi_; }
+
+  void barrier();
+  // True on every rank if `flag` is true on any rank: agreeing on a control-flow decision.
+  bool any(bool flag);
+  std::int64_t sum(std::int64_t value);
+  std::int64_t max(std::int64_t value);
+  // Rank 0's string on every rank.
+  std::string broadcast(const std::string& value);
+  // Every rank's string on rank 0 (empty vector elsewhere).
+  std::vector<std::string> gather(const std::string& value);
+
+  // Brings the whole job down (MPI_Abort) after the caller printed why; plain exit when alone.
+  [[noreturn]] void abort(int exit_code);
+  void finalize();
+
+ private:
+  Comm() = default;
+  int rank_ = 0;
+  int size_ = 1;
+  bool mpi_ = false;
+  bool finalized_ = false;
+};
+
+// True when the environment says an MPI launcher (mpirun, srun with PMIx/PMI) started us.
+bool launched_by_mpi();
+
+}  // namespace pkd::dist

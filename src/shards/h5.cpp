@@ -1,0 +1,338 @@
+#include "shards/h5.h"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "core/error.h"
+#include "core/fs.h"
+
+namespace pkd::h5 {
+namespace {
+
+// HDF5's error stack as one line: the innermost descriptions first.
+std::string error_stack() {
+  std::string text;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_DOWNWARD,
+      [](unsigned, const H5E_error2_t* e, void* out) -> herr_t {
+        auto* s = static_cast<std::string*>(out);
+        if (e->desc && *e->desc) {
+          if (!s->empty()) *s += "; ";
+          *s += e->desc;
+        }
+        return 0;
+      },
+      &text);
+  H5Eclear2(H5E_DEFAULT);
+  return text.empty() ? "no HDF5 error details" : text;
+}
+
+// HDF5 prints its error stack to stderr by default; pkd reports errors itself.
+void silence_hdf5() {
+  static const bool once = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)once;
+}
+
+}  // namespace
+
+// Checks an HDF5 return value (herr_t or hid_t): negative means failure.
+#define PKD_H5_CHECK(call, ...)                                                        \
+  [&]() {                                                                              \
+    auto pkd_h5_rc_ = (call);                                                          \
+    if (pkd_h5_rc_ < 0) ::pkd::fail("HDF5: ", __VA_ARGS__, ": ", error_stack());       \
+    return pkd_h5_rc_;                                                                 \
+  }()
+
+namespace {
+
+// Owns an hid_t and closes it with the matching H5*close.
+class Id {
+ public:
+  Id(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  Id(const Id&) = delete;
+  Id& operator=(const Id&) = delete;
+  ~Id() {
+    if (id_ >= 0) close_(id_);
+  }
+  operator hid_t() const { return id_; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+hid_t native(Type t) {
+  switch (t) {
+    case Type::int8: return H5T_NATIVE_INT8;
+    case Type::int32: return H5T_NATIVE_INT32;
+    case Type::int64: return H5T_NATIVE_INT64;
+    case Type::float32: return H5T_NATIVE_FLOAT;
+    case Type::float64: return H5T_NATIVE_DOUBLE;
+  }
+  return -1;
+}
+
+template <class T> constexpr Type type_of();
+template <> constexpr Type type_of<std::int8_t>() { return Type::int8; }
+template <> constexpr Type type_of<std::int32_t>() { return Type::int32; }
+template <> constexpr Type type_of<std::int64_t>() { return Type::int64; }
+template <> constexpr Type type_of<float>() { return Type::float32; }
+template <> constexpr Type type_of<double>() { return Type::float64; }
+
+hid_t vlen_string_type() {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, H5T_VARIABLE);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  return t;
+}
+
+}  // namespace
+
+File File::create(const std::string& path) {
+  silence_hdf5();
+  hid_t id = PKD_H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+                          "cannot create '", path, "'");
+  return File(id, path);
+}
+
+File File::open_read(const std::string& path) {
+  silence_hdf5();
+  if (!file_exists(path)) fail("'", path, "' does not exist");
+  if (H5Fis_hdf5(path.c_str()) <= 0)
+    fail("'", path, "' is not a readable HDF5 file (truncated, or another format): ", error_stack());
+  hid_t id = PKD_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
+                          "cannot open '", path, "'");
+  return File(id, path);
+}
+
+File::File(File&& other) noexcept : id_(std::exchange(other.id_, -1)), path_(std::move(other.path_)) {}
+
+File& File::operator=(File&& other) noexcept {
+  if (this != &other) {
+    if (id_ >= 0) H5Fclose(id_);
+    id_ = std::exchange(other.id_, -1);
+    path_ = std::move(other.path_);
+  }
+  return *this;
+}
+
+File::~File() {
+  if (id_ >= 0) H5Fclose(id_);
+}
+
+void File::close() {
+  if (id_ >= 0) {
+    hid_t id = std::exchange(id_, -1);
+    PKD_H5_CHECK(H5Fclose(id), "cannot close '", path_, "' (data may not be on disk)");
+  }
+}
+
+namespace {
+
+void write_attr(hid_t file, const std::string& path, const std::string& name, hid_t type,
+                hid_t space, const void* data) {
+  if (H5Aexists(file, name.c_str()) > 0) H5Adelete(file, name.c_str());
+  Id attr(PKD_H5_CHECK(H5Acreate2(file, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
+                       "cannot create attribute '", name, "' in '", path, "'"),
+          H5Aclose);
+  if (H5Sget_simple_extent_type(space) == H5S_NULL) return;  // an empty array: no data
+  PKD_H5_CHECK(H5Awrite(attr, type, data), "cannot write attribute '", name, "' in '", path, "'");
+}
+
+// A 1-D dataspace of n elements; HDF5's null dataspace for an empty array.
+hid_t array_space(std::size_t n) {
+  hsize_t dims = n;
+  return n == 0 ? H5Screate(H5S_NULL) : H5Screate_simple(1, &dims, nullptr);
+}
+
+}  // namespace
+
+void File::set_attr(const std::string& name, const std::string& value) {
+  Id type(vlen_string_type(), H5Tclose);
+  Id space(H5Screate(H5S_SCALAR), H5Sclose);
+  const char* p = value.c_str();
+  write_attr(id_, path_, name, type, space, &p);
+}
+
+void File::set_attr(const std::string& name, std::int64_t value) {
+  Id space(H5Screate(H5S_SCALAR), H5Sclose);
+  write_attr(id_, path_, name, H5T_NATIVE_INT64, space, &value);
+}
+
+void File::set_attr(const std::string& name, double value) {
+  Id space(H5Screate(H5S_SCALAR), H5Sclose);
+  write_attr(id_, path_, name, H5T_NATIVE_DOUBLE, space, &value);
+}
+
+void File::set_attr(const std::string& name, const std::vector<std::string>& values) {
+  Id type(vlen_string_type(), H5Tclose);
+  Id space(array_space(values.size()), H5Sclose);
+  std::vector<const char*> ptrs;
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  write_attr(id_, path_, name, type, space, ptrs.data());
+}
+
+void File::set_attr(const std::string& name, const std::vector<std::int64_t>& values) {
+  Id space(array_space(values.size()), H5Sclose);
+  write_attr(id_, path_, name, H5T_NATIVE_INT64, space, values.data());
+}
+
+bool File::has_attr(const std::string& name) const { return H5Aexists(id_, name.c_str()) > 0; }
+
+namespace {
+
+struct OpenAttr {
+  hid_t attr;
+  std::int64_t count;
+};
+
+OpenAttr open_attr(hid_t file, const std::string& path, const std::string& name) {
+  if (H5Aexists(file, name.c_str()) <= 0)
+    fail("'", path, "' has no attribute '", name, "': not a pkd file of this format, or written "
+         "by an incompatible version");
+  hid_t attr = PKD_H5_CHECK(H5Aopen(file, name.c_str(), H5P_DEFAULT), "cannot open attribute '",
+                            name, "' of '", path, "'");
+  Id space(H5Aget_space(attr), H5Sclose);
+  hssize_t n = H5Sget_simple_extent_npoints(space);
+  return {attr, static_cast<std::int64_t>(n)};
+}
+
+}  // namespace
+
+std::vector<std::string> File::attr_strings(const std::string& name) const {
+  OpenAttr a = open_attr(id_, path_, name);
+  Id attr(a.attr, H5Aclose);
+  Id file_type(H5Aget_type(attr), H5Tclose);
+  if (H5Tget_class(file_type) != H5T_STRING)
+    fail("attribute '", name, "' of '", path_, "' is not a string");
+  Id type(vlen_string_type(), H5Tclose);
+  std::vector<char*> ptrs(static_cast<std::size_t>(a.count), nullptr);
+  if (a.count == 0) return {};
+  PKD_H5_CHECK(H5Aread(attr, type, ptrs.data()), "cannot read attribute '", name, "' of '", path_, "'");
+  std::vector<std::string> out;
+  for (char* p : ptrs) {
+    out.emplace_back(p ? p : "");
+    H5free_memory(p);
+  }
+  return out;
+}
+
+std::string File::attr_string(const std::string& name) const {
+  auto values = attr_strings(name);
+  if (values.size() != 1) fail("attribute '", name, "' of '", path_, "' is not a single string");
+  return values[0];
+}
+
+std::vector<std::int64_t> File::attr_ints(const std::string& name) const {
+  OpenAttr a = open_attr(id_, path_, name);
+  Id attr(a.attr, H5Aclose);
+  Id file_type(H5Aget_type(attr), H5Tclose);
+  if (H5Tget_class(file_type) != H5T_INTEGER)
+    fail("attribute '", name, "' of '", path_, "' is not an integer");
+  std::vector<std::int64_t> out(static_cast<std::size_t>(a.count));
+  if (a.count == 0) return out;
+  PKD_H5_CHECK(H5Aread(attr, H5T_NATIVE_INT64, out.data()), "cannot read attribute '", name,
+               "' of '", path_, "'");
+  return out;
+}
+
+std::int64_t File::attr_int(const std::string& name) const {
+  auto values = attr_ints(name);
+  if (values.size() != 1) fail("attribute '", name, "' of '", path_, "' is not a single integer");
+  return values[0];
+}
+
+double File::attr_double(const std::string& name) const {
+  OpenAttr a = open_attr(id_, path_, name);
+  Id attr(a.attr, H5Aclose);
+  if (a.count != 1) fail("attribute '", name, "' of '", path_, "' is not a single number");
+  double v = 0;
+  PKD_H5_CHECK(H5Aread(attr, H5T_NATIVE_DOUBLE, &v), "cannot read attribute '", name, "' of '",
+               path_, "'");
+  return v;
+}
+
+template <class T>
+void File::write(const std::string& name, const std::vector<T>& data) {
+  hsize_t n = data.size();
+  Id space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Id props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  // ~256 KiB chunks: large enough to compress well, small enough to read a slice cheaply.
+  hsize_t chunk = std::max<hsize_t>(1, std::min<hsize_t>(n, (256 * 1024) / sizeof(T)));
+  PKD_H5_CHECK(H5Pset_chunk(props, 1, &chunk), "chunking '", name, "'");
+  PKD_H5_CHECK(H5Pset_shuffle(props), "shuffle filter for '", name, "'");
+  PKD_H5_CHECK(H5Pset_deflate(props, 4), "deflate filter for '", name, "'");
+  PKD_H5_CHECK(H5Pset_fletcher32(props), "Fletcher32 filter for '", name, "'");
+  Id dset(PKD_H5_CHECK(H5Dcreate2(id_, name.c_str(), native(type_of<T>()), space, H5P_DEFAULT,
+                                  props, H5P_DEFAULT),
+                       "cannot create dataset '", name, "' in '", path_, "'"),
+          H5Dclose);
+  if (n > 0)
+    PKD_H5_CHECK(H5Dwrite(dset, native(type_of<T>()), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()),
+                 "cannot write dataset '", name, "' in '", path_, "' (disk full?)");
+}
+
+bool File::has_dataset(const std::string& name) const {
+  return H5Lexists(id_, name.c_str(), H5P_DEFAULT) > 0;
+}
+
+DatasetInfo File::dataset_info(const std::string& name) const {
+  if (!has_dataset(name)) fail("'", path_, "' has no dataset '", name, "'");
+  Id dset(PKD_H5_CHECK(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), "cannot open dataset '", name,
+                       "' in '", path_, "'"),
+          H5Dclose);
+  Id space(H5Dget_space(dset), H5Sclose);
+  if (H5Sget_simple_extent_ndims(space) != 1)
+    fail("dataset '", name, "' in '", path_, "' is not one-dimensional");
+  hsize_t n = 0;
+  H5Sget_simple_extent_dims(space, &n, nullptr);
+  Id type(H5Dget_type(dset), H5Tclose);
+  H5T_class_t cls = H5Tget_class(type);
+  std::size_t size = H5Tget_size(type);
+  Type t;
+  if (cls == H5T_INTEGER && H5Tget_sign(type) == H5T_SGN_2)
+    t = size == 1 ? Type::int8 : size == 4 ? Type::int32 : Type::int64;
+  else if (cls == H5T_FLOAT)
+    t = size == 4 ? Type::float32 : Type::float64;
+  else
+    fail("dataset '", name, "' in '", path_, "' has an unsupported element type");
+  return {t, static_cast<std::int64_t>(n)};
+}
+
+template <class T>
+std::vector<T> File::read(const std::string& name, std::int64_t start, std::int64_t count) const {
+  DatasetInfo info = dataset_info(name);
+  if (count < 0) count = info.length - start;
+  if (start < 0 || count < 0 || start + count > info.length)
+    fail("cannot read [", start, ", ", start + count, ") of dataset '", name, "' in '", path_,
+         "': it has ", info.length, " elements");
+  std::vector<T> out(static_cast<std::size_t>(count));
+  if (count == 0) return out;
+  Id dset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
+  Id file_space(H5Dget_space(dset), H5Sclose);
+  hsize_t offset = static_cast<hsize_t>(start), n = static_cast<hsize_t>(count);
+  PKD_H5_CHECK(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &offset, nullptr, &n, nullptr),
+               "selecting a slice of '", name, "'");
+  Id mem_space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  PKD_H5_CHECK(H5Dread(dset, native(type_of<T>()), mem_space, file_space, H5P_DEFAULT, out.data()),
+               "cannot read dataset '", name, "' of '", path_, "' (corrupted file?)");
+  return out;
+}
+
+template void File::write(const std::string&, const std::vector<std::int8_t>&);
+template void File::write(const std::string&, const std::vector<std::int32_t>&);
+template void File::write(const std::string&, const std::vector<std::int64_t>&);
+template void File::write(const std::string&, const std::vector<float>&);
+template void File::write(const std::string&, const std::vector<double>&);
+template std::vector<std::int8_t> File::read(const std::string&, std::int64_t, std::int64_t) const;
+template std::vector<std::int32_t> File::read(const std::string&, std::int64_t, std::int64_t) const;
+template std::vector<std::int64_t> File::read(const std::string&, std::int64_t, std::int64_t) const;
+template std::vector<float> File::read(const std::string&, std::int64_t, std::int64_t) const;
+template std::vector<double> File::read(const std::string&, std::int64_t, std::int64_t) const;
+
+}  // namespace pkd::h5

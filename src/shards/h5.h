@@ -1,0 +1,65 @@
+#pragma once
+// A small RAII layer over the HDF5 C API: files, 1-D datasets and attributes. Every HDF5 call is
+// checked; a failure throws Error with the file, the object and HDF5's own error stack. HDF5
+// types stay out of this header.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pkd::h5 {
+
+// Element types of 1-D datasets.
+enum class Type { int8, int32, int64, float32, float64 };
+
+struct DatasetInfo {
+  Type type;
+  std::int64_t length;
+};
+
+class File {
+ public:
+  // Creates (truncates) a file for writing.
+  static File create(const std::string& path);
+  // Opens an existing file read-only; a missing, truncated or non-HDF5 file is a clear Error.
+  static File open_read(const std::string& path);
+
+  File(File&& other) noexcept;
+  File& operator=(File&& other) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  ~File();
+
+  const std::string& path() const { return path_; }
+  void close();
+
+  // Attributes on the root group.
+  void set_attr(const std::string& name, const std::string& value);
+  void set_attr(const std::string& name, const char* value) { set_attr(name, std::string(value)); }
+  void set_attr(const std::string& name, std::int64_t value);
+  void set_attr(const std::string& name, double value);
+  void set_attr(const std::string& name, const std::vector<std::string>& values);
+  void set_attr(const std::string& name, const std::vector<std::int64_t>& values);
+  bool has_attr(const std::string& name) const;
+  std::string attr_string(const std::string& name) const;
+  std::int64_t attr_int(const std::string& name) const;
+  double attr_double(const std::string& name) const;
+  std::vector<std::string> attr_strings(const std::string& name) const;
+  std::vector<std::int64_t> attr_ints(const std::string& name) const;
+
+  // 1-D datasets, chunked with shuffle -> deflate -> Fletcher32 (checksum last, so corruption
+  // reads as a checksum error).
+  template <class T>
+  void write(const std::string& name, const std::vector<T>& data);
+  bool has_dataset(const std::string& name) const;
+  DatasetInfo dataset_info(const std::string& name) const;
+  // Reads [start, start+count) converted to T; count < 0 means to the end.
+  template <class T>
+  std::vector<T> read(const std::string& name, std::int64_t start = 0, std::int64_t count = -1) const;
+
+ private:
+  File(std::int64_t id, std::string path) : id_(id), path_(std::move(path)) {}
+  std::int64_t id_ = -1;  // hid_t
+  std::string path_;
+};
+
+}  // namespace pkd::h5

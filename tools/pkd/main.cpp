@@ -1,0 +1,84 @@
+// pkd: Patient Knowledge Distillation for BERT on GLUE, as cluster jobs. `main` only dispatches;
+// every command parses, validates, builds and runs in its own file.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/version.h"
+#include "dist/comm.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>&);
+};
+
+const Command kCommands[] = {
+    {"tokenize", "GLUE/custom TSV files -> HDF5 token shards (WordPiece, HuggingFace ids)",
+     pkd::cli::run_tokenize_command},
+    {"inspect", "summarise token shards or decode one example", pkd::cli::run_inspect_command},
+};
+
+void print_usage() {
+  std::printf("%s\nUsage: pkd COMMAND [options]   (pkd COMMAND --help for details)\n\nCommands:\n",
+              pkd::version_string().c_str());
+  for (const auto& c : kCommands) std::printf("  %-12s %s\n", c.name, c.summary);
+  std::printf("  %-12s %s\n", "version", "print the version");
+}
+
+int dispatch(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  // --log-level is global: take it out before the command parses its flags.
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--log-level" || pkd::starts_with(args[i], "--log-level=")) {
+      std::string level = args[i] == "--log-level" && i + 1 < args.size() ? args[i + 1]
+                                                                          : args[i].substr(12);
+      pkd::set_log_level(pkd::parse_log_level(level));
+      args.erase(args.begin() + static_cast<long>(i),
+                 args.begin() + static_cast<long>(i + (args[i] == "--log-level" ? 2 : 1)));
+      break;
+    }
+  }
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    print_usage();
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "version" || args[0] == "--version") {
+    std::printf("%s\n", pkd::version_string().c_str());
+    return 0;
+  }
+  std::vector<std::string> names;
+  for (const auto& c : kCommands) {
+    names.emplace_back(c.name);
+    if (args[0] == c.name) return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  pkd::usage_fail("unknown command '", args[0], "'", pkd::did_you_mean(args[0], names),
+                  "; commands: ", pkd::join(names, ", "));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  pkd::dist::Comm* comm = nullptr;
+  int code = 0;
+  try {
+    comm = &pkd::dist::Comm::init(&argc, &argv);
+    code = dispatch(argc, argv);
+  } catch (const pkd::Error& e) {
+    pkd::log_error(e.what());
+    code = e.exit_code();
+  } catch (...) {
+    pkd::log_error(pkd::current_exception_message());
+    code = 1;
+  }
+  // A failing rank takes the whole job down (MPI_Abort) instead of leaving the others waiting.
+  if (code != 0 && comm && comm->size() > 1) comm->abort(code);
+  if (comm) comm->finalize();
+  return code;
+}
