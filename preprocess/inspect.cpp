@@ -23,15 +23,16 @@ std::string histogram_text(const std::vector<std::int64_t>& hist) {
     if (hist[i]) last = static_cast<std::int64_t>(i);
   const std::int64_t width = std::max<std::int64_t>(1, (last + 16) / 16);
   std::vector<std::int64_t> bins(static_cast<std::size_t>(last / width + 1), 0);
-  for (std::int64_t i = 0; i <= last; ++i) bins[static_cast<std::size_t>(i / width)] += hist[static_cast<std::size_t>(i)];
+  for (std::int64_t i = 0; i <= last; ++i)
+    bins[static_cast<std::size_t>(i / width)] += hist[static_cast<std::size_t>(i)];
   const std::int64_t top = std::max<std::int64_t>(1, *std::max_element(bins.begin(), bins.end()));
   std::ostringstream out;
   for (std::size_t b = 0; b < bins.size(); ++b) {
     char label[64];
     std::snprintf(label, sizeof label, "  %4lld-%-4lld |", static_cast<long long>(b * width),
                   static_cast<long long>(b * width + width - 1));
-    out << label << std::string(static_cast<std::size_t>(40 * bins[b] / top), '#') << " "
-        << bins[b] << "\n";
+    out << label << std::string(static_cast<std::size_t>(40 * bins[b] / top), '#') << " " << bins[b]
+        << "\n";
   }
   return out.str();
 }
@@ -71,9 +72,11 @@ std::string label_distribution(const std::vector<shards::TokenShard>& all) {
   return out.str();
 }
 
-std::string decode_example(const shards::TokenShard& s, std::size_t k, const std::string& vocab_path) {
+std::string decode_example(const shards::TokenShard& s, std::size_t k,
+                           const std::string& vocab_path) {
   std::ostringstream out;
-  auto begin = static_cast<std::size_t>(s.offsets[k]), end = static_cast<std::size_t>(s.offsets[k + 1]);
+  auto begin = static_cast<std::size_t>(s.offsets[k]),
+       end = static_cast<std::size_t>(s.offsets[k + 1]);
   out << "example " << s.header.first_example + static_cast<std::int64_t>(k) << " (source row "
       << s.example_ids[k] << ", label " << label_text(s, k) << ", " << end - begin << " tokens)\n";
   std::string ids, types;
@@ -87,7 +90,8 @@ std::string decode_example(const shards::TokenShard& s, std::size_t k, const std
       fail("vocabulary '", vocab_path, "' is not the one these shards were made with (sha256 ",
            s.header.vocab_sha256, ")");
     std::string pieces;
-    for (std::size_t i = begin; i < end; ++i) pieces += cat(i > begin ? " " : "", vocab.token(s.input_ids[i]));
+    for (std::size_t i = begin; i < end; ++i)
+      pieces += cat(i > begin ? " " : "", vocab.token(s.input_ids[i]));
     out << "  tokens: " << pieces << "\n";
   } else {
     out << "  (no vocabulary at '" << vocab_path << "': pass --vocab to see tokens)\n";
@@ -112,19 +116,23 @@ std::string inspect_split(const std::string& dir, const InspectOptions& o) {
   shards::TokenManifest m = shards::read_manifest(dir);
   std::vector<shards::TokenShard> all;
   for (const auto& s : m.shards) all.push_back(shards::read_token_shard(dir + "/" + s.file));
-  std::string vocab = o.vocab.empty() ? (stdfs::path(dir).parent_path() / "vocab.txt").string() : o.vocab;
+  std::string vocab =
+      o.vocab.empty() ? (stdfs::path(dir).parent_path() / "vocab.txt").string() : o.vocab;
   if (o.example) {
     for (const auto& s : all)
       if (*o.example >= s.header.first_example && *o.example < s.header.first_example + s.size())
-        return decode_example(s, static_cast<std::size_t>(*o.example - s.header.first_example), vocab);
-    fail("example ", *o.example, " is out of range: split '", m.split, "' has ", m.num_examples, " examples");
+        return decode_example(s, static_cast<std::size_t>(*o.example - s.header.first_example),
+                              vocab);
+    fail("example ", *o.example, " is out of range: split '", m.split, "' has ", m.num_examples,
+         " examples");
   }
   std::ostringstream out;
   out << dir << ": " << m.num_examples << " examples, " << m.num_tokens << " tokens in "
       << m.shards.size() << " shards; " << m.num_truncated << " truncated, "
       << m.skipped_lines.size() << " malformed rows skipped\n";
   if (!all.empty()) out << header_text(all[0].header);
-  out << "labels:\n" << label_distribution(all) << "sequence lengths (tokens):\n"
+  out << "labels:\n"
+      << label_distribution(all) << "sequence lengths (tokens):\n"
       << histogram_text(m.length_histogram);
   return out.str();
 }
@@ -135,9 +143,9 @@ std::string inspect(const InspectOptions& o) {
   if (!file_exists(o.path)) fail("'", o.path, "' does not exist");
   if (!is_directory(o.path)) {
     shards::TokenShard s = shards::read_token_shard(o.path);
-    std::string vocab = o.vocab.empty()
-                            ? (stdfs::path(o.path).parent_path().parent_path() / "vocab.txt").string()
-                            : o.vocab;
+    std::string vocab =
+        o.vocab.empty() ? (stdfs::path(o.path).parent_path().parent_path() / "vocab.txt").string()
+                        : o.vocab;
     if (o.example) {
       if (*o.example < 0 || *o.example >= s.size())
         fail("example ", *o.example, " is out of range: the shard has ", s.size(), " examples");
@@ -147,8 +155,9 @@ std::string inspect(const InspectOptions& o) {
     out << o.path << ": shard " << s.header.shard_index << ", examples " << s.header.first_example
         << ".." << s.header.first_example + s.size() - 1 << ", " << s.header.num_tokens
         << " tokens, " << s.header.num_truncated << " truncated\n"
-        << header_text(s.header) << "labels:\n" << label_distribution({s})
-        << "sequence lengths (tokens):\n" << histogram_text(s.header.length_histogram);
+        << header_text(s.header) << "labels:\n"
+        << label_distribution({s}) << "sequence lengths (tokens):\n"
+        << histogram_text(s.header.length_histogram);
     return out.str();
   }
   if (file_exists(shards::manifest_path(o.path))) return inspect_split(o.path, o);
@@ -159,7 +168,8 @@ std::string inspect(const InspectOptions& o) {
   std::sort(splits.begin(), splits.end());
   if (splits.empty())
     fail("'", o.path, "' holds no pkd token output (no manifest.json in it or its subdirectories)");
-  if (o.example) fail("--example needs one split: pass '", splits[0], "' or another split directory");
+  if (o.example)
+    fail("--example needs one split: pass '", splits[0], "' or another split directory");
   std::string out;
   for (const auto& dir : splits) out += inspect_split(dir, o) + "\n";
   return out;

@@ -25,7 +25,8 @@ void build_token_shard(const glue::SplitData& data, std::int64_t first, std::int
     } catch (const Error& e) {
       fail("'", data.file->path(), "' line ", ex.line, ": ", e.what());
     }
-    shard.input_ids.insert(shard.input_ids.end(), encoded.input_ids.begin(), encoded.input_ids.end());
+    shard.input_ids.insert(shard.input_ids.end(), encoded.input_ids.begin(),
+                           encoded.input_ids.end());
     shard.token_type_ids.insert(shard.token_type_ids.end(), encoded.token_type_ids.begin(),
                                 encoded.token_type_ids.end());
     shard.offsets.push_back(static_cast<std::int64_t>(shard.input_ids.size()));

@@ -19,10 +19,12 @@ void TokenizeConfig::validate() const {
                join(names, ", "), " or custom");
   }
   if (max_seq_length < 3)
-    usage_fail("tokenize.max_seq_length must be at least 3 ([CLS] A [SEP] B [SEP]), got ", max_seq_length);
+    usage_fail("tokenize.max_seq_length must be at least 3 ([CLS] A [SEP] B [SEP]), got ",
+               max_seq_length);
   if (max_seq_length > 512)
     log_warn("tokenize.max_seq_length = ", max_seq_length, " exceeds BERT's 512 positions");
-  if (shard_size < 1) usage_fail("tokenize.shard_size must be at least 1 example, got ", shard_size);
+  if (shard_size < 1)
+    usage_fail("tokenize.shard_size must be at least 1 example, got ", shard_size);
   if (!on_bad_row.empty()) glue::parse_bad_row_policy(on_bad_row);
 }
 

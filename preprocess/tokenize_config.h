@@ -10,10 +10,10 @@
 namespace pkd::preprocess {
 
 struct TokenizeConfig {
-  std::string task;                 // GLUE task (CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI) or custom
-  std::string data_dir;             // directory holding the task's TSV files
-  std::string vocab;                // WordPiece vocab.txt
-  std::string out;                  // output directory: OUT/<split>/shard-NNNNN.h5
+  std::string task;  // GLUE task (CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI) or custom
+  std::string data_dir;               // directory holding the task's TSV files
+  std::string vocab;                  // WordPiece vocab.txt
+  std::string out;                    // output directory: OUT/<split>/shard-NNNNN.h5
   std::int64_t max_seq_length = 128;  // tokens, including [CLS] and [SEP]
   std::int64_t shard_size = 8192;     // examples per shard
   bool lowercase = true;              // uncased model (lower-case + strip accents)
@@ -24,15 +24,18 @@ struct TokenizeConfig {
 
   template <class V>
   void visit(V& v) {
-    v.field("task", task, "GLUE task name (CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI) or custom");
+    v.field("task", task,
+            "GLUE task name (CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI) or custom");
     v.field("data_dir", data_dir, "directory with the task's TSV files (train.tsv, dev.tsv, ...)");
     v.field("vocab", vocab, "WordPiece vocab.txt of the model");
     v.field("out", out, "output directory; shards go to OUT/<split>/");
-    v.field("max_seq_length", max_seq_length, "tokens per example incl. [CLS]/[SEP]; longer pairs are truncated");
+    v.field("max_seq_length", max_seq_length,
+            "tokens per example incl. [CLS]/[SEP]; longer pairs are truncated");
     v.field("shard_size", shard_size, "examples per HDF5 shard");
     v.field("lowercase", lowercase, "lower-case and strip accents (uncased models)");
     v.field("splits", splits, "splits to tokenize (file stems); empty = all found");
-    v.field("on_bad_row", on_bad_row, "malformed rows: \"error\" or \"skip\" (\"\" = task default: skip for QQP)");
+    v.field("on_bad_row", on_bad_row,
+            "malformed rows: \"error\" or \"skip\" (\"\" = task default: skip for QQP)");
     v.field("overwrite", overwrite, "replace existing output made with different settings");
     v.table("custom", custom, "Column layout of task = \"custom\" data");
   }

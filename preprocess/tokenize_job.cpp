@@ -39,8 +39,8 @@ std::vector<std::string> discover_splits(const TokenizeConfig& c) {
                    did_you_mean(s, glue_task->split_names()), ": expected one of ",
                    join(glue_task->split_names(), ", "));
       if (std::find(found.begin(), found.end(), s) == found.end())
-        fail("data file '", c.data_dir, "/", s, ".tsv' does not exist (TSV files in '",
-             c.data_dir, "': ", found.empty() ? "none" : join(found, ", "), ")");
+        fail("data file '", c.data_dir, "/", s, ".tsv' does not exist (TSV files in '", c.data_dir,
+             "': ", found.empty() ? "none" : join(found, ", "), ")");
     }
     return c.splits;
   }
@@ -62,8 +62,8 @@ std::vector<std::string> discover_splits(const TokenizeConfig& c) {
 }
 
 std::string layout_text(const glue::SplitLayout& l) {
-  return cat("header=", l.has_header, " text_a=", l.text_a.describe(), " text_b=",
-             l.text_b.describe(), " label=", l.labeled ? l.label.describe() : "none");
+  return cat("header=", l.has_header, " text_a=", l.text_a.describe(),
+             " text_b=", l.text_b.describe(), " label=", l.labeled ? l.label.describe() : "none");
 }
 
 // Everything that determines a split's shards; a re-run must match it to reuse them.
@@ -106,7 +106,8 @@ char decide(SplitPlan& plan, bool overwrite) {
     usage_fail("'", plan.dir, "' already holds shards made with other settings (",
                join(shards::diff_settings(m.settings_json, plan.settings), "; "),
                "). Pass --overwrite to replace them, or choose another --out");
-  log_warn("--overwrite: replacing '", plan.dir, "' (", join(shards::diff_settings(m.settings_json, plan.settings), "; "), ")");
+  log_warn("--overwrite: replacing '", plan.dir, "' (",
+           join(shards::diff_settings(m.settings_json, plan.settings), "; "), ")");
   std::remove(shards::manifest_path(plan.dir).c_str());
   return '0';
 }
@@ -125,13 +126,14 @@ void copy_vocab(const TokenizeConfig& c, const text::Vocab& vocab) {
   write_file_atomic(target, read_file(c.vocab));
 }
 
-void write_shard(const TokenizeConfig& c, const glue::TaskSpec& task, SplitPlan& plan,
+// Returns false when a complete shard with the same settings already exists (reused).
+bool write_shard(const TokenizeConfig& c, const glue::TaskSpec& task, SplitPlan& plan,
                  std::int64_t index, const text::SequenceEncoder& encoder,
                  const text::BertTokenizer& tok) {
   std::string path = plan.dir + "/" + shards::shard_file_name(index);
   if (file_exists(path)) {
     shards::TokenShardHeader existing = shards::read_token_shard_header(path);
-    if (existing.settings_json == plan.settings) return;  // complete, same settings: reuse
+    if (existing.settings_json == plan.settings) return false;  // complete, same settings
     if (!c.overwrite)
       usage_fail("'", path, "' was made with other settings (",
                  join(shards::diff_settings(existing.settings_json, plan.settings), "; "),
@@ -160,10 +162,12 @@ void write_shard(const TokenizeConfig& c, const glue::TaskSpec& task, SplitPlan&
   build_token_shard(plan.data, first, std::min(c.shard_size, n - first), encoder, shard);
   shards::write_token_shard(path, shard);
   log_debug("wrote ", path, " (", h.num_examples, " examples, ", h.num_tokens, " tokens)");
+  return true;
 }
 
 // Rank 0, after every shard exists: the manifest, written last.
-SplitSummary finish_split(const TokenizeConfig& c, const glue::TaskSpec& task, const SplitPlan& plan) {
+SplitSummary finish_split(const TokenizeConfig& c, const glue::TaskSpec& task,
+                          const SplitPlan& plan) {
   shards::TokenManifest m;
   m.task = task.name;
   m.split = plan.layout->split;
@@ -179,7 +183,8 @@ SplitSummary finish_split(const TokenizeConfig& c, const glue::TaskSpec& task, c
     std::string path = plan.dir + "/" + file;
     shards::TokenShardHeader h = shards::read_token_shard_header(path);
     if (h.settings_json != plan.settings || h.first_example != m.num_examples)
-      fail("'", path, "' does not continue the split where shard ", i - 1, " ended; re-run with --overwrite");
+      fail("'", path, "' does not continue the split where shard ", i - 1,
+           " ended; re-run with --overwrite");
     m.shards.push_back({file, h.num_examples, h.num_tokens, h.first_example, sha256_file(path)});
     m.num_examples += h.num_examples;
     m.num_tokens += h.num_tokens;
@@ -223,7 +228,8 @@ std::vector<SplitSummary> run_tokenize(TokenizeConfig config, dist::Comm& comm) 
     SplitPlan& p = plans[i];
     p.layout = task.find_split(split_names[i]);
     p.dir = config.out + "/" + split_names[i];
-    p.data = glue::read_split(task, *p.layout, config.data_dir + "/" + split_names[i] + ".tsv", policy);
+    p.data =
+        glue::read_split(task, *p.layout, config.data_dir + "/" + split_names[i] + ".tsv", policy);
     p.settings = settings_json(config, task, *p.layout, p.data, tokenizer, policy);
     auto n = static_cast<std::int64_t>(p.data.examples.size());
     p.num_shards = (n + config.shard_size - 1) / config.shard_size;
@@ -248,8 +254,7 @@ std::vector<SplitSummary> run_tokenize(TokenizeConfig config, dist::Comm& comm) 
     if (p.up_to_date) continue;
     for (std::int64_t s = 0; s < p.num_shards; ++s, ++work) {
       if (work % comm.size() != comm.rank()) continue;
-      write_shard(config, task, p, s, encoder, tokenizer);
-      ++written;
+      if (write_shard(config, task, p, s, encoder, tokenizer)) ++written;
     }
   }
   const std::int64_t total_written = comm.sum(written);  // also the barrier before manifests
@@ -287,7 +292,8 @@ std::string format_summary(const std::vector<SplitSummary>& splits) {
                 "tokens", "mean len", "trunc", "shards", "skipped", "status");
   out << line;
   for (const auto& s : splits) {
-    double mean = s.examples ? static_cast<double>(s.tokens) / static_cast<double>(s.examples) : 0.0;
+    double mean =
+        s.examples ? static_cast<double>(s.tokens) / static_cast<double>(s.examples) : 0.0;
     std::snprintf(line, sizeof line, "%-16s %9lld %11lld %9.1f %7lld %6lld %7lld  %s\n",
                   s.split.c_str(), static_cast<long long>(s.examples),
                   static_cast<long long>(s.tokens), mean, static_cast<long long>(s.truncated),

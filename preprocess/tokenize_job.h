@@ -15,7 +15,7 @@ namespace pkd::preprocess {
 struct SplitSummary {
   std::string split, dir;
   std::int64_t examples = 0, tokens = 0, truncated = 0, shards = 0, skipped_rows = 0;
-  bool up_to_date = false;          // nothing to do: the manifest matched
+  bool up_to_date = false;  // nothing to do: the manifest matched
   std::vector<std::int64_t> length_histogram;
 };
 

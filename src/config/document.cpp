@@ -63,8 +63,10 @@ toml::value convert_raw(const std::string& key, const std::string& raw, const st
 }  // namespace
 
 std::string located(const std::string& message, const toml::value& v, const std::string& comment) {
-  if (v.location().line() == 0) return message;  // from --set or a default: no file position
-  return toml::format_error(message, v, comment, {}, false);
+  const auto loc = v.location();
+  if (loc.line() == 0) return message;  // from --set: no file position
+  return cat(loc.file_name(), ":", loc.line(), ": ", message, "\n  ", loc.line_str(), "\n  ",
+             std::string(loc.column() > 0 ? loc.column() - 1 : 0, ' '), "^ ", comment);
 }
 
 Document::Document() : impl_(std::make_shared<Impl>()) {}
@@ -113,10 +115,10 @@ void Document::check_tables(const std::vector<std::string>& known_tables) const 
     bool known = false;
     for (const auto& t : known_tables) known = known || t == key;
     if (!known)
-      usage_fail(located(cat("[error] unknown table or key '", key, "' in config ", origin_,
-                             did_you_mean(key, known_tables), "; expected one of: ",
-                             join(known_tables, ", ")),
-                         value, "unknown"));
+      usage_fail(located(
+          cat("[error] unknown table or key '", key, "' in config ", origin_,
+              did_you_mean(key, known_tables), "; expected one of: ", join(known_tables, ", ")),
+          value, "unknown"));
   }
 }
 

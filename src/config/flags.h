@@ -18,8 +18,7 @@ struct FlagSpec {
   std::string default_text;
 };
 
-std::vector<FlagSpec> collect_flags(const char* table,
-                                    const std::function<void(Visitor&)>& visit);
+std::vector<FlagSpec> collect_flags(const char* table, const std::function<void(Visitor&)>& visit);
 
 template <class T>
 std::vector<FlagSpec> flags_of(const char* table, T& config) {

@@ -104,10 +104,10 @@ class Reader : public Visitor {
       bool known = false;
       for (const auto& k : f.known) known = known || k == key;
       if (!known)
-        usage_fail(located(cat("[error] unknown config key '", f.path, ".", key, "'",
-                               did_you_mean(key, f.known), "; known keys in [", f.path,
-                               "]: ", join(f.known, ", ")),
-                           value, "unknown key"));
+        usage_fail(located(
+            cat("[error] unknown config key '", f.path, ".", key, "'", did_you_mean(key, f.known),
+                "; known keys in [", f.path, "]: ", join(f.known, ", ")),
+            value, "unknown key"));
     }
   }
 

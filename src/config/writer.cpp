@@ -38,10 +38,18 @@ class Writer : public Visitor {
  public:
   explicit Writer(const std::string& table) { begin_section(table); }
 
-  void field(const char* key, std::string& v, const char* doc) override { line(key, toml_string(v), doc); }
-  void field(const char* key, bool& v, const char* doc) override { line(key, v ? "true" : "false", doc); }
-  void field(const char* key, std::int64_t& v, const char* doc) override { line(key, std::to_string(v), doc); }
-  void field(const char* key, double& v, const char* doc) override { line(key, toml_double(v), doc); }
+  void field(const char* key, std::string& v, const char* doc) override {
+    line(key, toml_string(v), doc);
+  }
+  void field(const char* key, bool& v, const char* doc) override {
+    line(key, v ? "true" : "false", doc);
+  }
+  void field(const char* key, std::int64_t& v, const char* doc) override {
+    line(key, std::to_string(v), doc);
+  }
+  void field(const char* key, double& v, const char* doc) override {
+    line(key, toml_double(v), doc);
+  }
   void field(const char* key, std::vector<std::string>& v, const char* doc) override {
     std::vector<std::string> items;
     for (const auto& s : v) items.push_back(toml_string(s));

@@ -26,11 +26,16 @@ LogState& state() {
 
 const char* level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::debug: return "DEBUG";
-    case LogLevel::info: return "INFO";
-    case LogLevel::warn: return "WARN";
-    case LogLevel::error: return "ERROR";
-    default: return "";
+    case LogLevel::debug:
+      return "DEBUG";
+    case LogLevel::info:
+      return "INFO";
+    case LogLevel::warn:
+      return "WARN";
+    case LogLevel::error:
+      return "ERROR";
+    default:
+      return "";
   }
 }
 
@@ -45,8 +50,12 @@ LogLevel parse_log_level(const std::string& name) {
   usage_fail("unknown log level '", name, "': expected debug, info, warn, error or off");
 }
 
-void set_log_level(LogLevel level) { state().level = level; }
-LogLevel log_level() { return state().level; }
+void set_log_level(LogLevel level) {
+  state().level = level;
+}
+LogLevel log_level() {
+  return state().level;
+}
 
 void set_log_rank(int rank, int world_size) {
   state().rank = rank;

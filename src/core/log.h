@@ -22,7 +22,8 @@ void log_message(LogLevel level, const std::string& message);
 
 template <class... Args>
 void log_debug(Args&&... args) {
-  if (log_level() <= LogLevel::debug) log_message(LogLevel::debug, cat(std::forward<Args>(args)...));
+  if (log_level() <= LogLevel::debug)
+    log_message(LogLevel::debug, cat(std::forward<Args>(args)...));
 }
 template <class... Args>
 void log_info(Args&&... args) {
@@ -34,7 +35,8 @@ void log_warn(Args&&... args) {
 }
 template <class... Args>
 void log_error(Args&&... args) {
-  if (log_level() <= LogLevel::error) log_message(LogLevel::error, cat(std::forward<Args>(args)...));
+  if (log_level() <= LogLevel::error)
+    log_message(LogLevel::error, cat(std::forward<Args>(args)...));
 }
 
 }  // namespace pkd

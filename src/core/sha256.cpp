@@ -19,7 +19,9 @@ Sha256::Sha256() : state_(std::make_unique<State>()) {
     fail("OpenSSL: cannot initialise a SHA-256 context");
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(state_->ctx); }
+Sha256::~Sha256() {
+  EVP_MD_CTX_free(state_->ctx);
+}
 
 void Sha256::update(const void* data, std::size_t size) {
   if (EVP_DigestUpdate(state_->ctx, data, size) != 1) fail("OpenSSL: SHA-256 update failed");

@@ -8,16 +8,16 @@
 #include "core/log.h"
 
 // Every MPI call goes through this check: a failing call becomes an Error naming the call.
-#define PKD_MPI_CHECK(call)                                                   \
-  do {                                                                        \
-    int pkd_mpi_rc_ = (call);                                                 \
-    if (pkd_mpi_rc_ != MPI_SUCCESS) {                                         \
-      char pkd_mpi_msg_[MPI_MAX_ERROR_STRING];                                \
-      int pkd_mpi_len_ = 0;                                                   \
-      MPI_Error_string(pkd_mpi_rc_, pkd_mpi_msg_, &pkd_mpi_len_);             \
-      ::pkd::fail("MPI call ", #call, " failed at ", __FILE__, ":", __LINE__, \
-                  ": ", std::string(pkd_mpi_msg_, pkd_mpi_len_));             \
-    }                                                                         \
+#define PKD_MPI_CHECK(call)                                                         \
+  do {                                                                              \
+    int pkd_mpi_rc_ = (call);                                                       \
+    if (pkd_mpi_rc_ != MPI_SUCCESS) {                                               \
+      char pkd_mpi_msg_[MPI_MAX_ERROR_STRING];                                      \
+      int pkd_mpi_len_ = 0;                                                         \
+      MPI_Error_string(pkd_mpi_rc_, pkd_mpi_msg_, &pkd_mpi_len_);                   \
+      ::pkd::fail("MPI call ", #call, " failed at ", __FILE__, ":", __LINE__, ": ", \
+                  std::string(pkd_mpi_msg_, pkd_mpi_len_));                         \
+    }                                                                               \
   } while (0)
 
 namespace pkd::dist {

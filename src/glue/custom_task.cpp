@@ -10,13 +10,15 @@ namespace pkd::glue {
 TaskSpec CustomTaskConfig::to_task(const std::vector<std::string>& split_names) const {
   if (text_a.empty()) usage_fail("tokenize.custom.text_a must name the column of the first text");
   if (!header && (!text_a.name.empty() || !text_b.name.empty() || !label.name.empty()))
-    usage_fail("tokenize.custom: columns are given by name but header = false; give 0-based "
-               "column indices, or set header = true");
+    usage_fail(
+        "tokenize.custom: columns are given by name but header = false; give 0-based "
+        "column indices, or set header = true");
   if (regression && !labels.empty())
     usage_fail("tokenize.custom: regression = true takes no labels list (got ", labels.size(), ")");
   if (!regression && labels.empty())
-    usage_fail("tokenize.custom.labels is empty: list the label strings in id order "
-               "(e.g. labels = [\"neg\", \"pos\"]), or set regression = true");
+    usage_fail(
+        "tokenize.custom.labels is empty: list the label strings in id order "
+        "(e.g. labels = [\"neg\", \"pos\"]), or set regression = true");
   std::set<std::string> unique(labels.begin(), labels.end());
   if (unique.size() != labels.size())
     usage_fail("tokenize.custom.labels has duplicates: ", join(labels, ", "));
@@ -29,13 +31,14 @@ TaskSpec CustomTaskConfig::to_task(const std::vector<std::string>& split_names) 
     SplitLayout s;
     s.split = name;
     s.has_header = header;
-    s.labeled = std::find(unlabeled_splits.begin(), unlabeled_splits.end(), name) ==
-                unlabeled_splits.end();
+    s.labeled =
+        std::find(unlabeled_splits.begin(), unlabeled_splits.end(), name) == unlabeled_splits.end();
     s.text_a = text_a;
     s.text_b = text_b;
     if (s.labeled) {
       if (label.empty())
-        usage_fail("tokenize.custom.label is unset but split '", name, "' is labeled; set the "
+        usage_fail("tokenize.custom.label is unset but split '", name,
+                   "' is labeled; set the "
                    "label column, or list the split in unlabeled_splits");
       s.label = label;
     }

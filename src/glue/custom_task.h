@@ -9,14 +9,14 @@
 namespace pkd::glue {
 
 struct CustomTaskConfig {
-  bool header = true;                   // first line names the columns
-  config::ColumnRef text_a{0, ""};      // first text
-  config::ColumnRef text_b;             // second text (pair tasks); unset = single sentence
-  config::ColumnRef label{1, ""};       // label column of labeled splits
-  std::vector<std::string> labels;      // label strings in id order (classification)
-  bool regression = false;              // float labels, one output
+  bool header = true;               // first line names the columns
+  config::ColumnRef text_a{0, ""};  // first text
+  config::ColumnRef text_b;         // second text (pair tasks); unset = single sentence
+  config::ColumnRef label{1, ""};   // label column of labeled splits
+  std::vector<std::string> labels;  // label strings in id order (classification)
+  bool regression = false;          // float labels, one output
   std::vector<std::string> unlabeled_splits{"test"};  // splits whose files carry no label
-  bool allow_empty_text = false;        // accept empty texts (e.g. an empty second sentence)
+  bool allow_empty_text = false;  // accept empty texts (e.g. an empty second sentence)
 
   template <class V>
   void visit(V& v) {

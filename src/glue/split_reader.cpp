@@ -18,10 +18,9 @@ int resolve(const config::ColumnRef& ref, const std::vector<std::string_view>& h
   for (std::size_t i = 0; i < header.size(); ++i)
     if (header[i] == ref.name) return static_cast<int>(i);
   std::vector<std::string> names(header.begin(), header.end());
-  fail("header mismatch in '", path, "' line 1: expected a column named '", ref.name, "' (",
-       role, " of the ", task.name, " ", layout.split, " split), found columns [",
-       join(names, ", "), "]", did_you_mean(ref.name, names),
-       ". Is this the right file for this task and split?");
+  fail("header mismatch in '", path, "' line 1: expected a column named '", ref.name, "' (", role,
+       " of the ", task.name, " ", layout.split, " split), found columns [", join(names, ", "), "]",
+       did_you_mean(ref.name, names), ". Is this the right file for this task and split?");
 }
 
 class RowChecker {
@@ -69,7 +68,8 @@ SplitData read_split(const TaskSpec& task, const SplitLayout& layout, const std:
   }
   const int a = resolve(layout.text_a, header, path, "text_a", task, layout);
   const int b = resolve(layout.text_b, header, path, "text_b", task, layout);
-  const int label = layout.labeled ? resolve(layout.label, header, path, "label", task, layout) : -1;
+  const int label =
+      layout.labeled ? resolve(layout.label, header, path, "label", task, layout) : -1;
   const int max_column = std::max({a, b, label});
   if (expected_columns && static_cast<std::size_t>(max_column) >= expected_columns)
     usage_fail("'", path, "': the layout reads column ", max_column, " but rows have ",
@@ -88,9 +88,9 @@ SplitData read_split(const TaskSpec& task, const SplitLayout& layout, const std:
     TsvFile::split_columns(line.text, cols);
     if (expected_columns ? cols.size() != expected_columns
                          : cols.size() <= static_cast<std::size_t>(max_column)) {
-      check.reject(line.line_number, "expected ", expected_columns ? expected_columns : max_column + 1,
-                   " tab-separated columns", layout.has_header ? " (as in the header)" : "",
-                   ", found ", cols.size());
+      check.reject(line.line_number, "expected ",
+                   expected_columns ? expected_columns : max_column + 1, " tab-separated columns",
+                   layout.has_header ? " (as in the header)" : "", ", found ", cols.size());
       continue;
     }
     Example ex;

@@ -5,11 +5,18 @@
 namespace pkd::glue {
 namespace {
 
-config::ColumnRef by_name(const char* name) { return config::ColumnRef{-1, name}; }
-config::ColumnRef by_index(std::int64_t index) { return config::ColumnRef{index, ""}; }
-config::ColumnRef none() { return config::ColumnRef{}; }
+config::ColumnRef by_name(const char* name) {
+  return config::ColumnRef{-1, name};
+}
+config::ColumnRef by_index(std::int64_t index) {
+  return config::ColumnRef{index, ""};
+}
+config::ColumnRef none() {
+  return config::ColumnRef{};
+}
 
-SplitLayout headed(const char* split, bool labeled, const char* a, const char* b, const char* label) {
+SplitLayout headed(const char* split, bool labeled, const char* a, const char* b,
+                   const char* label) {
   SplitLayout s;
   s.split = split;
   s.labeled = labeled;
@@ -91,8 +98,9 @@ std::vector<TaskSpec> make_tasks() {
     tasks.push_back(t);
   }
   for (const char* name : {"RTE", "WNLI"}) {
-    TaskSpec t = task(name, std::string(name) == "RTE" ? std::vector<std::string>{"entailment", "not_entailment"}
-                                                : std::vector<std::string>{"0", "1"});
+    TaskSpec t = task(name, std::string(name) == "RTE"
+                                ? std::vector<std::string>{"entailment", "not_entailment"}
+                                : std::vector<std::string>{"0", "1"});
     t.splits = {headed("train", true, "sentence1", "sentence2", "label"),
                 headed("dev", true, "sentence1", "sentence2", "label"),
                 headed("test", false, "sentence1", "sentence2", nullptr)};

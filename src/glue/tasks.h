@@ -14,7 +14,7 @@ BadRowPolicy parse_bad_row_policy(const std::string& name);  // "error" | "skip"
 const char* to_string(BadRowPolicy policy);
 
 struct SplitLayout {
-  std::string split;   // file stem: "train", "dev", "test", "dev_matched", ...
+  std::string split;  // file stem: "train", "dev", "test", "dev_matched", ...
   bool has_header = true;
   int num_columns = 0;  // for headerless files: the exact column count; 0 = the header's count
   bool labeled = true;
@@ -26,7 +26,7 @@ struct TaskSpec {
   std::vector<std::string> labels;  // label strings in id order; empty for regression
   bool regression = false;
   BadRowPolicy default_bad_row_policy = BadRowPolicy::error;
-  bool allow_empty_text = false;    // an empty text is a malformed row unless allowed
+  bool allow_empty_text = false;  // an empty text is a malformed row unless allowed
   std::vector<SplitLayout> splits;
 
   const SplitLayout* find_split(std::string_view split) const;

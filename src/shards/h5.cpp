@@ -41,11 +41,11 @@ void silence_hdf5() {
 }  // namespace
 
 // Checks an HDF5 return value (herr_t or hid_t): negative means failure.
-#define PKD_H5_CHECK(call, ...)                                                        \
-  [&]() {                                                                              \
-    auto pkd_h5_rc_ = (call);                                                          \
-    if (pkd_h5_rc_ < 0) ::pkd::fail("HDF5: ", __VA_ARGS__, ": ", error_stack());       \
-    return pkd_h5_rc_;                                                                 \
+#define PKD_H5_CHECK(call, ...)                                                  \
+  [&]() {                                                                        \
+    auto pkd_h5_rc_ = (call);                                                    \
+    if (pkd_h5_rc_ < 0) ::pkd::fail("HDF5: ", __VA_ARGS__, ": ", error_stack()); \
+    return pkd_h5_rc_;                                                           \
   }()
 
 namespace {
@@ -68,21 +68,42 @@ class Id {
 
 hid_t native(Type t) {
   switch (t) {
-    case Type::int8: return H5T_NATIVE_INT8;
-    case Type::int32: return H5T_NATIVE_INT32;
-    case Type::int64: return H5T_NATIVE_INT64;
-    case Type::float32: return H5T_NATIVE_FLOAT;
-    case Type::float64: return H5T_NATIVE_DOUBLE;
+    case Type::int8:
+      return H5T_NATIVE_INT8;
+    case Type::int32:
+      return H5T_NATIVE_INT32;
+    case Type::int64:
+      return H5T_NATIVE_INT64;
+    case Type::float32:
+      return H5T_NATIVE_FLOAT;
+    case Type::float64:
+      return H5T_NATIVE_DOUBLE;
   }
   return -1;
 }
 
-template <class T> constexpr Type type_of();
-template <> constexpr Type type_of<std::int8_t>() { return Type::int8; }
-template <> constexpr Type type_of<std::int32_t>() { return Type::int32; }
-template <> constexpr Type type_of<std::int64_t>() { return Type::int64; }
-template <> constexpr Type type_of<float>() { return Type::float32; }
-template <> constexpr Type type_of<double>() { return Type::float64; }
+template <class T>
+constexpr Type type_of();
+template <>
+constexpr Type type_of<std::int8_t>() {
+  return Type::int8;
+}
+template <>
+constexpr Type type_of<std::int32_t>() {
+  return Type::int32;
+}
+template <>
+constexpr Type type_of<std::int64_t>() {
+  return Type::int64;
+}
+template <>
+constexpr Type type_of<float>() {
+  return Type::float32;
+}
+template <>
+constexpr Type type_of<double>() {
+  return Type::float64;
+}
 
 hid_t vlen_string_type() {
   hid_t t = H5Tcopy(H5T_C_S1);
@@ -104,13 +125,15 @@ File File::open_read(const std::string& path) {
   silence_hdf5();
   if (!file_exists(path)) fail("'", path, "' does not exist");
   if (H5Fis_hdf5(path.c_str()) <= 0)
-    fail("'", path, "' is not a readable HDF5 file (truncated, or another format): ", error_stack());
-  hid_t id = PKD_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
-                          "cannot open '", path, "'");
+    fail("'", path,
+         "' is not a readable HDF5 file (truncated, or another format): ", error_stack());
+  hid_t id =
+      PKD_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "cannot open '", path, "'");
   return File(id, path);
 }
 
-File::File(File&& other) noexcept : id_(std::exchange(other.id_, -1)), path_(std::move(other.path_)) {}
+File::File(File&& other) noexcept
+    : id_(std::exchange(other.id_, -1)), path_(std::move(other.path_)) {}
 
 File& File::operator=(File&& other) noexcept {
   if (this != &other) {
@@ -182,7 +205,9 @@ void File::set_attr(const std::string& name, const std::vector<std::int64_t>& va
   write_attr(id_, path_, name, H5T_NATIVE_INT64, space, values.data());
 }
 
-bool File::has_attr(const std::string& name) const { return H5Aexists(id_, name.c_str()) > 0; }
+bool File::has_attr(const std::string& name) const {
+  return H5Aexists(id_, name.c_str()) > 0;
+}
 
 namespace {
 
@@ -193,7 +218,8 @@ struct OpenAttr {
 
 OpenAttr open_attr(hid_t file, const std::string& path, const std::string& name) {
   if (H5Aexists(file, name.c_str()) <= 0)
-    fail("'", path, "' has no attribute '", name, "': not a pkd file of this format, or written "
+    fail("'", path, "' has no attribute '", name,
+         "': not a pkd file of this format, or written "
          "by an incompatible version");
   hid_t attr = PKD_H5_CHECK(H5Aopen(file, name.c_str(), H5P_DEFAULT), "cannot open attribute '",
                             name, "' of '", path, "'");
@@ -213,7 +239,8 @@ std::vector<std::string> File::attr_strings(const std::string& name) const {
   Id type(vlen_string_type(), H5Tclose);
   std::vector<char*> ptrs(static_cast<std::size_t>(a.count), nullptr);
   if (a.count == 0) return {};
-  PKD_H5_CHECK(H5Aread(attr, type, ptrs.data()), "cannot read attribute '", name, "' of '", path_, "'");
+  PKD_H5_CHECK(H5Aread(attr, type, ptrs.data()), "cannot read attribute '", name, "' of '", path_,
+               "'");
   std::vector<std::string> out;
   for (char* p : ptrs) {
     out.emplace_back(p ? p : "");

@@ -54,7 +54,8 @@ class File {
   DatasetInfo dataset_info(const std::string& name) const;
   // Reads [start, start+count) converted to T; count < 0 means to the end.
   template <class T>
-  std::vector<T> read(const std::string& name, std::int64_t start = 0, std::int64_t count = -1) const;
+  std::vector<T> read(const std::string& name, std::int64_t start = 0,
+                      std::int64_t count = -1) const;
 
  private:
   File(std::int64_t id, std::string path) : id_(id), path_(std::move(path)) {}

@@ -9,7 +9,9 @@
 namespace pkd::shards {
 using nlohmann::json;
 
-std::string manifest_path(const std::string& split_dir) { return split_dir + "/" + kManifestName; }
+std::string manifest_path(const std::string& split_dir) {
+  return split_dir + "/" + kManifestName;
+}
 
 std::string shard_file_name(std::int64_t index) {
   char buf[32];
@@ -47,7 +49,8 @@ void write_manifest(const std::string& split_dir, const TokenManifest& m) {
 TokenManifest read_manifest(const std::string& split_dir) {
   const std::string path = manifest_path(split_dir);
   if (!file_exists(path))
-    fail("'", path, "' does not exist: '", split_dir, "' is not a complete `pkd tokenize` split "
+    fail("'", path, "' does not exist: '", split_dir,
+         "' is not a complete `pkd tokenize` split "
          "directory (the manifest is written last; was the run interrupted?)");
   TokenManifest m;
   try {
@@ -78,7 +81,8 @@ TokenManifest read_manifest(const std::string& split_dir) {
   return m;
 }
 
-std::vector<std::string> diff_settings(const std::string& existing_json, const std::string& wanted_json) {
+std::vector<std::string> diff_settings(const std::string& existing_json,
+                                       const std::string& wanted_json) {
   json a = json::parse(existing_json), b = json::parse(wanted_json);
   std::vector<std::string> out;
   for (auto it = b.begin(); it != b.end(); ++it) {
@@ -88,7 +92,8 @@ std::vector<std::string> diff_settings(const std::string& existing_json, const s
       out.push_back(cat(it.key(), ": ", a[it.key()].dump(), " -> ", it.value().dump()));
   }
   for (auto it = a.begin(); it != a.end(); ++it)
-    if (!b.contains(it.key())) out.push_back(cat(it.key(), ": ", it.value().dump(), " -> (absent)"));
+    if (!b.contains(it.key()))
+      out.push_back(cat(it.key(), ": ", it.value().dump(), " -> (absent)"));
   return out;
 }
 

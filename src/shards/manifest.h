@@ -34,7 +34,8 @@ void write_manifest(const std::string& split_dir, const TokenManifest& manifest)
 TokenManifest read_manifest(const std::string& split_dir);
 
 // Human-readable differences between two settings objects (JSON): "max_seq_length: 128 -> 64".
-std::vector<std::string> diff_settings(const std::string& existing_json, const std::string& wanted_json);
+std::vector<std::string> diff_settings(const std::string& existing_json,
+                                       const std::string& wanted_json);
 
 // "shard-00042.h5"
 std::string shard_file_name(std::int64_t index);

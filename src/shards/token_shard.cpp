@@ -139,7 +139,8 @@ TokenShard read_token_shard(const std::string& path) {
       fail("'", path, "': input_ids[", i, "] = ", s.input_ids[i], " is outside the vocabulary (",
            h.vocab_size, " tokens)");
     if (s.token_type_ids[i] != 0 && s.token_type_ids[i] != 1)
-      fail("'", path, "': token_type_ids[", i, "] = ", int{s.token_type_ids[i]}, ", expected 0 or 1");
+      fail("'", path, "': token_type_ids[", i, "] = ", int{s.token_type_ids[i]},
+           ", expected 0 or 1");
   }
   return s;
 }

@@ -21,13 +21,19 @@ constexpr std::uint8_t kCategoryUnicodeMajor = 8;
 // their Unicode 8.0 category (checked against ICU's data by tests/unit/test_unicode_all.cpp).
 std::int8_t unicode8_category_override(char32_t cp) {
   switch (cp) {
-    case 0x166D: return U_OTHER_PUNCTUATION;     // CANADIAN SYLLABICS CHI SIGN: So since 12.0
-    case 0x111C9: return U_OTHER_PUNCTUATION;    // SHARADA SANDHI MARK: Mn since 9.0
-    case 0x1734: return U_NON_SPACING_MARK;      // HANUNOO SIGN PAMUDPOD: Mc since 14.0
-    case 0x1885:                                 // MONGOLIAN LETTER ALI GALI BALUDA and
-    case 0x1886: return U_OTHER_LETTER;          //   ... THREE BALUDA: Mn since 9.0
-    case 0xA9BD: return U_COMBINING_SPACING_MARK; // JAVANESE CONSONANT SIGN KERET: Mn since 12.0
-    default: return -1;
+    case 0x166D:
+      return U_OTHER_PUNCTUATION;  // CANADIAN SYLLABICS CHI SIGN: So since 12.0
+    case 0x111C9:
+      return U_OTHER_PUNCTUATION;  // SHARADA SANDHI MARK: Mn since 9.0
+    case 0x1734:
+      return U_NON_SPACING_MARK;  // HANUNOO SIGN PAMUDPOD: Mc since 14.0
+    case 0x1885:                  // MONGOLIAN LETTER ALI GALI BALUDA and
+    case 0x1886:
+      return U_OTHER_LETTER;  //   ... THREE BALUDA: Mn since 9.0
+    case 0xA9BD:
+      return U_COMBINING_SPACING_MARK;  // JAVANESE CONSONANT SIGN KERET: Mn since 12.0
+    default:
+      return -1;
   }
 }
 
@@ -97,7 +103,9 @@ bool is_cjk_ideograph(char32_t cp) {
          (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
 }
 
-bool is_nonspacing_mark(char32_t cp) { return category(cp) == U_NON_SPACING_MARK; }
+bool is_nonspacing_mark(char32_t cp) {
+  return category(cp) == U_NON_SPACING_MARK;
+}
 
 std::u32string nfd(const std::u32string& text) {
   std::u32string out;
@@ -105,8 +113,8 @@ std::u32string nfd(const std::u32string& text) {
   UChar buffer[64];
   for (char32_t cp : text) {
     UErrorCode status = U_ZERO_ERROR;
-    int32_t n = unorm2_getDecomposition(nfd_normalizer(), static_cast<UChar32>(cp), buffer, 64,
-                                        &status);
+    int32_t n =
+        unorm2_getDecomposition(nfd_normalizer(), static_cast<UChar32>(cp), buffer, 64, &status);
     if (U_FAILURE(status)) fail("ICU: cannot decompose U+", std::hex, static_cast<unsigned>(cp));
     if (n < 0) {  // no decomposition
       out += cp;

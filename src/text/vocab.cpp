@@ -70,7 +70,8 @@ std::int32_t Vocab::find(std::string_view token) const {
 }
 
 const std::string& Vocab::token(std::int32_t id) const {
-  if (id < 0 || id >= size()) fail("token id ", id, " is outside the vocabulary (size ", size(), ")");
+  if (id < 0 || id >= size())
+    fail("token id ", id, " is outside the vocabulary (size ", size(), ")");
   return tokens_[static_cast<std::size_t>(id)];
 }
 

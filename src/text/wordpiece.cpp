@@ -28,8 +28,8 @@ void TokenTable::insert(std::string_view key, std::int32_t id) {
         std::string_view(pool_.data() + slots_[i].offset, slots_[i].length) == key)
       return;  // first occurrence wins; Vocab rejects duplicates anyway
   }
-  slots_[i] = Slot{h, static_cast<std::uint32_t>(pool_.size()),
-                    static_cast<std::uint32_t>(key.size()), id};
+  slots_[i] =
+      Slot{h, static_cast<std::uint32_t>(pool_.size()), static_cast<std::uint32_t>(key.size()), id};
   pool_.append(key);
   ++count_;
   max_key_bytes_ = std::max(max_key_bytes_, key.size());
@@ -52,7 +52,8 @@ WordPiece::WordPiece(const Vocab& vocab, int max_input_chars_per_word)
 void WordPiece::encode_word(std::string_view word, std::vector<std::int32_t>& ids) const {
   if (word.empty()) return;
   // Byte length bounds the code point count from above: only count when it could matter.
-  if (word.size() > max_input_chars_per_word_ && count_code_points(word) > max_input_chars_per_word_) {
+  if (word.size() > max_input_chars_per_word_ &&
+      count_code_points(word) > max_input_chars_per_word_) {
     ids.push_back(unk_id_);
     return;
   }

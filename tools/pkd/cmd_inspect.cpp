@@ -15,7 +15,8 @@ struct InspectConfig {
 
   template <class V>
   void visit(V& v) {
-    v.field("example", example, "decode this example (0-based index in the split) instead of a summary");
+    v.field("example", example,
+            "decode this example (0-based index in the split) instead of a summary");
     v.field("vocab", vocab, "vocab.txt to decode ids (default: OUT/vocab.txt beside the split)");
   }
 };

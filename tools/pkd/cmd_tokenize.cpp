@@ -15,7 +15,8 @@ int run_tokenize_command(const std::vector<std::string>& args) {
   if (cl.help) {
     std::printf(
         "Usage: pkd tokenize --task TASK --data-dir DIR --vocab VOCAB.txt --out OUT [options]\n\n"
-        "Tokenizes every split of a GLUE task (or custom TSV data) with BERT's WordPiece tokenizer\n"
+        "Tokenizes every split of a GLUE task (or custom TSV data) with BERT's WordPiece "
+        "tokenizer\n"
         "into HDF5 token shards: OUT/<split>/shard-NNNNN.h5 plus OUT/<split>/manifest.json.\n"
         "Under mpirun/srun the ranks share the shards. Re-running skips complete output.\n\n"
         "Options (each is a key of the [tokenize] config table):\n%s\n%s",

@@ -10,8 +10,8 @@ CommandLine parse_command_line(const std::string& command, const std::vector<std
   // The config file comes first whatever its position, so flags always override it.
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--config" || starts_with(args[i], "--config=")) {
-      std::string path = args[i] == "--config" ? (i + 1 < args.size() ? args[i + 1] : "")
-                                               : args[i].substr(9);
+      std::string path =
+          args[i] == "--config" ? (i + 1 < args.size() ? args[i + 1] : "") : args[i].substr(9);
       if (path.empty()) usage_fail("pkd ", command, ": --config needs a FILE.toml");
       cl.doc = config::Document::from_file(path);
     }

@@ -37,8 +37,8 @@ int dispatch(int argc, char** argv) {
   // --log-level is global: take it out before the command parses its flags.
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--log-level" || pkd::starts_with(args[i], "--log-level=")) {
-      std::string level = args[i] == "--log-level" && i + 1 < args.size() ? args[i + 1]
-                                                                          : args[i].substr(12);
+      std::string level =
+          args[i] == "--log-level" && i + 1 < args.size() ? args[i + 1] : args[i].substr(12);
       pkd::set_log_level(pkd::parse_log_level(level));
       args.erase(args.begin() + static_cast<long>(i),
                  args.begin() + static_cast<long>(i + (args[i] == "--log-level" ? 2 : 1)));

@@ -1,0 +1,41 @@
+#pragma once
+// Helpers shared by pkd's tests: repository paths, running the `pkd` binary, temp directories.
+#include <string>
+#include <vector>
+
+namespace pkd::test {
+
+// The repository root (for bundled data) and the built `pkd` binary.
+std::string source_dir();
+std::string pkd_binary();
+// ../shared/data/glue beside the repository (CI has it), or $PKD_GLUE_DIR; "" when absent.
+std::string shared_glue_dir();
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+// Runs a shell command line, capturing its output.
+CommandResult run(const std::string& command_line);
+// Runs `pkd ARGS` (args are shell words, quoted by the caller where needed).
+CommandResult run_pkd(const std::string& args);
+
+// A fresh directory under $TMPDIR, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+void write_text(const std::string& path, const std::string& text);
+// Lines of a gzip file (zlib), without their '\n'.
+std::vector<std::string> read_gz_lines(const std::string& path);
+
+}  // namespace pkd::test

@@ -1,0 +1,105 @@
+#include <gtest/gtest.h>
+
+#include "config/document.h"
+#include "config/flags.h"
+#include "core/error.h"
+#include "preprocess/tokenize_config.h"
+
+namespace pkd::config {
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Config, ReadsTypedValuesAndKeepsDefaults) {
+  Document d = Document::from_string(
+      "[tokenize]\ntask = \"RTE\"\nmax_seq_length = 64\n[tokenize.custom]\ntext_b = \"q\"\n",
+      "t.toml");
+  preprocess::TokenizeConfig c;
+  d.read("tokenize", c);
+  EXPECT_EQ(c.task, "RTE");
+  EXPECT_EQ(c.max_seq_length, 64);
+  EXPECT_EQ(c.shard_size, 8192);
+  EXPECT_EQ(c.custom.text_b.name, "q");
+}
+
+TEST(Config, UnknownKeyIsAnErrorWithSuggestionAndLocation) {
+  Document d = Document::from_string("[tokenize]\nmax_seq_len = 64\n", "typo.toml");
+  preprocess::TokenizeConfig c;
+  std::string msg = error_of([&] { d.read("tokenize", c); });
+  EXPECT_NE(msg.find("unknown config key 'tokenize.max_seq_len'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("did you mean 'max_seq_length'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("typo.toml:2"), std::string::npos) << msg;
+}
+
+TEST(Config, UnknownNestedKeyAndTable) {
+  Document d = Document::from_string("[tokenize.custom]\nlabell = 3\n", "t.toml");
+  preprocess::TokenizeConfig c;
+  EXPECT_NE(error_of([&] { d.read("tokenize", c); }).find("did you mean 'label'"),
+            std::string::npos);
+  Document d2 = Document::from_string("[tokenise]\ntask = \"x\"\n", "t.toml");
+  EXPECT_NE(error_of([&] { d2.check_tables({"tokenize"}); }).find("did you mean 'tokenize'"),
+            std::string::npos);
+}
+
+TEST(Config, TypeErrorsNameTheKey) {
+  Document d = Document::from_string("[tokenize]\nmax_seq_length = \"long\"\n", "t.toml");
+  preprocess::TokenizeConfig c;
+  std::string msg = error_of([&] { d.read("tokenize", c); });
+  EXPECT_NE(msg.find("'tokenize.max_seq_length' must be an integer"), std::string::npos) << msg;
+}
+
+TEST(Config, SyntaxErrorsAreUsageErrors) {
+  EXPECT_THROW(Document::from_string("[tokenize\n", "bad.toml"), UsageError);
+}
+
+TEST(Config, SetOverridesParseTomlOrFallBackToStrings) {
+  Document d = Document::from_string("[tokenize]\nmax_seq_length = 64\n", "t.toml");
+  d.set("tokenize.max_seq_length=32");
+  d.set("tokenize.task=SST-2");
+  d.set("tokenize.splits=[\"dev\"]");
+  d.set("tokenize.lowercase=false");
+  preprocess::TokenizeConfig c;
+  d.read("tokenize", c);
+  EXPECT_EQ(c.max_seq_length, 32);
+  EXPECT_EQ(c.task, "SST-2");
+  EXPECT_EQ(c.splits, std::vector<std::string>{"dev"});
+  EXPECT_FALSE(c.lowercase);
+  EXPECT_THROW(d.set("no_equals_sign"), UsageError);
+}
+
+TEST(Config, EffectiveConfigRoundTrips) {
+  preprocess::TokenizeConfig c;
+  c.task = "custom";
+  c.splits = {"a", "b"};
+  c.custom.text_b.name = "second \"quoted\"";
+  c.custom.label.index = 7;
+  std::string text = to_toml("tokenize", c);
+  preprocess::TokenizeConfig back;
+  Document::from_string(text, "effective.toml").read("tokenize", back);
+  EXPECT_EQ(to_toml("tokenize", back), text);
+  EXPECT_EQ(back.custom.label.index, 7);
+  EXPECT_EQ(back.custom.text_b.name, "second \"quoted\"");
+}
+
+TEST(Config, FlagsAreDerivedFromFields) {
+  preprocess::TokenizeConfig c;
+  auto flags = flags_of("tokenize", c);
+  bool found = false;
+  for (const auto& f : flags)
+    if (f.flag == "max-seq-length") {
+      found = true;
+      EXPECT_EQ(f.dotted_key, "tokenize.max_seq_length");
+      EXPECT_EQ(f.kind, "int");
+    }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace pkd::config

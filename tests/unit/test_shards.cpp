@@ -1,0 +1,131 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "shards/manifest.h"
+#include "shards/token_shard.h"
+#include "support/test_support.h"
+
+namespace pkd::shards {
+namespace {
+
+TokenShard small_shard(bool regression = false) {
+  TokenShard s;
+  auto& h = s.header;
+  h.task = "SST-2";
+  h.split = "dev";
+  h.label_names = regression ? std::vector<std::string>{} : std::vector<std::string>{"0", "1"};
+  h.regression = regression;
+  h.settings_json = "{\"a\":1}";
+  h.vocab_sha256 = "abc";
+  h.vocab_size = 30522;
+  h.max_seq_length = 8;
+  h.num_examples = 2;
+  h.num_tokens = 7;
+  h.length_histogram = {0, 0, 0, 1, 1, 0, 0, 0, 0};
+  h.tool_version = "test";
+  s.input_ids = {101, 1037, 102, 101, 1038, 1039, 102};
+  s.token_type_ids = {0, 0, 0, 0, 0, 1, 1};
+  s.offsets = {0, 3, 7};
+  s.labels = {1, -1};
+  s.scores = {2.5f, NAN};
+  s.example_ids = {0, 5};
+  return s;
+}
+
+TEST(TokenShard, WriteReadRoundTrip) {
+  test::TempDir dir;
+  write_token_shard(dir / "s.h5", small_shard());
+  TokenShard back = read_token_shard(dir / "s.h5");
+  EXPECT_EQ(back.input_ids, small_shard().input_ids);
+  EXPECT_EQ(back.token_type_ids, small_shard().token_type_ids);
+  EXPECT_EQ(back.offsets, small_shard().offsets);
+  EXPECT_EQ(back.labels, small_shard().labels);
+  EXPECT_EQ(back.example_ids, small_shard().example_ids);
+  EXPECT_EQ(back.header.label_names, small_shard().header.label_names);
+  EXPECT_EQ(back.header.settings_json, "{\"a\":1}");
+  // Nothing but the final file is left behind.
+  EXPECT_EQ(remove_stale_temp_files(dir.path()), 0);
+}
+
+TEST(TokenShard, RegressionLabelsAreFloat) {
+  test::TempDir dir;
+  write_token_shard(dir / "r.h5", small_shard(true));
+  TokenShard back = read_token_shard(dir / "r.h5");
+  EXPECT_TRUE(back.header.regression);
+  EXPECT_TRUE(back.header.label_names.empty());
+  EXPECT_FLOAT_EQ(back.scores[0], 2.5f);
+  EXPECT_TRUE(std::isnan(back.scores[1]));
+}
+
+TEST(TokenShard, CorruptionIsDetected) {
+  test::TempDir dir;
+  TokenShard s = small_shard();
+  s.input_ids.assign(4000, 1037);  // enough data that a flipped byte lands in a chunk
+  s.input_ids[0] = 101;
+  s.token_type_ids.assign(4000, 0);
+  s.offsets = {0, 2000, 4000};
+  s.header.num_tokens = 4000;
+  s.header.max_seq_length = 2000;
+  write_token_shard(dir / "c.h5", s);
+  std::string bytes = read_file(dir / "c.h5");
+  // Truncated file: a clear error, not a crash.
+  test::write_text(dir / "t.h5", bytes.substr(0, bytes.size() / 2));
+  EXPECT_THROW(read_token_shard(dir / "t.h5"), Error);
+  // Not HDF5 at all.
+  test::write_text(dir / "n.h5", "hello");
+  EXPECT_THROW(read_token_shard(dir / "n.h5"), Error);
+  // A flipped byte in the compressed data: Fletcher32 catches it.
+  bool detected = false;
+  for (std::size_t pos = bytes.size() - 64; pos > bytes.size() / 2 && !detected; pos -= 97) {
+    std::string flipped = bytes;
+    flipped[pos] = static_cast<char>(flipped[pos] ^ 0x5a);
+    test::write_text(dir / "f.h5", flipped);
+    try {
+      TokenShard r = read_token_shard(dir / "f.h5");
+      detected = r.input_ids != s.input_ids;  // a silent change would be a failure below
+      EXPECT_EQ(r.input_ids, s.input_ids) << "a flipped byte changed data without an error";
+    } catch (const Error&) {
+      detected = true;
+    }
+  }
+  EXPECT_TRUE(detected);
+}
+
+TEST(TokenShard, InconsistentContentIsRejected) {
+  test::TempDir dir;
+  TokenShard s = small_shard();
+  s.input_ids[1] = 40000;  // outside the vocabulary
+  write_token_shard(dir / "v.h5", s);
+  EXPECT_THROW(read_token_shard(dir / "v.h5"), Error);
+  s = small_shard();
+  s.labels[0] = 2;  // no such class
+  write_token_shard(dir / "l.h5", s);
+  EXPECT_THROW(read_token_shard(dir / "l.h5"), Error);
+}
+
+TEST(Manifest, RoundTripAndDiff) {
+  test::TempDir dir;
+  TokenManifest m;
+  m.task = "RTE";
+  m.split = "dev";
+  m.settings_json = "{\"max_seq_length\":128,\"task\":\"RTE\"}";
+  m.shards.push_back({"shard-00000.h5", 3, 30, 0, "ff"});
+  m.num_examples = 3;
+  write_manifest(dir.path(), m);
+  TokenManifest back = read_manifest(dir.path());
+  EXPECT_EQ(back.shards.size(), 1u);
+  EXPECT_EQ(back.settings_json, m.settings_json);
+  auto diff = diff_settings(m.settings_json, "{\"max_seq_length\":64,\"task\":\"RTE\"}");
+  ASSERT_EQ(diff.size(), 1u);
+  EXPECT_EQ(diff[0], "max_seq_length: 128 -> 64");
+  EXPECT_THROW(read_manifest(dir / "missing"), Error);
+  test::write_text(dir / "bad/manifest.json", "{not json");
+  EXPECT_THROW(read_manifest(dir / "bad"), Error);
+}
+
+}  // namespace
+}  // namespace pkd::shards
