@@ -314,10 +314,13 @@ DatasetInfo File::dataset_info(const std::string& name) const {
                        "' in '", path_, "'"),
           H5Dclose);
   Id space(H5Dget_space(dset), H5Sclose);
-  if (H5Sget_simple_extent_ndims(space) != 1)
-    fail("dataset '", name, "' in '", path_, "' is not one-dimensional");
-  hsize_t n = 0;
-  H5Sget_simple_extent_dims(space, &n, nullptr);
+  const int rank = H5Sget_simple_extent_ndims(space);
+  if (rank < 0 || rank > 8) fail("dataset '", name, "' in '", path_, "' has an unsupported rank");
+  std::vector<hsize_t> hdims(static_cast<std::size_t>(rank));
+  H5Sget_simple_extent_dims(space, hdims.data(), nullptr);
+  std::vector<std::int64_t> dims(hdims.begin(), hdims.end());
+  std::int64_t n = 1;
+  for (auto d : dims) n *= d;
   Id type(H5Dget_type(dset), H5Tclose);
   H5T_class_t cls = H5Tget_class(type);
   std::size_t size = H5Tget_size(type);
@@ -328,7 +331,7 @@ DatasetInfo File::dataset_info(const std::string& name) const {
     t = size == 4 ? Type::float32 : Type::float64;
   else
     fail("dataset '", name, "' in '", path_, "' has an unsupported element type");
-  return {t, static_cast<std::int64_t>(n)};
+  return {t, dims, n};
 }
 
 template <class T>
@@ -341,6 +344,12 @@ std::vector<T> File::read(const std::string& name, std::int64_t start, std::int6
   std::vector<T> out(static_cast<std::size_t>(count));
   if (count == 0) return out;
   Id dset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (start == 0 && count == info.length) {
+    PKD_H5_CHECK(H5Dread(dset, native(type_of<T>()), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()),
+                 "cannot read dataset '", name, "' of '", path_, "' (corrupted file?)");
+    return out;
+  }
+  if (info.dims.size() != 1) fail("partial reads need a 1-D dataset; '", name, "' has rank ", info.dims.size());
   Id file_space(H5Dget_space(dset), H5Sclose);
   hsize_t offset = static_cast<hsize_t>(start), n = static_cast<hsize_t>(count);
   PKD_H5_CHECK(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &offset, nullptr, &n, nullptr),

@@ -13,7 +13,8 @@ enum class Type { int8, int32, int64, float32, float64 };
 
 struct DatasetInfo {
   Type type;
-  std::int64_t length;
+  std::vector<std::int64_t> dims;  // row-major shape
+  std::int64_t length;             // number of elements (product of dims)
 };
 
 class File {
@@ -46,13 +47,14 @@ class File {
   std::vector<std::string> attr_strings(const std::string& name) const;
   std::vector<std::int64_t> attr_ints(const std::string& name) const;
 
-  // 1-D datasets, chunked with shuffle -> deflate -> Fletcher32 (checksum last, so corruption
+  // Datasets: written 1-D, chunked with shuffle -> deflate -> Fletcher32 (checksum last, so corruption
   // reads as a checksum error).
   template <class T>
   void write(const std::string& name, const std::vector<T>& data);
   bool has_dataset(const std::string& name) const;
   DatasetInfo dataset_info(const std::string& name) const;
-  // Reads [start, start+count) converted to T; count < 0 means to the end.
+  // Reads elements [start, start+count) in row-major order, converted to T; count < 0 means to
+  // the end. Works for datasets of any rank (the flat element range).
   template <class T>
   std::vector<T> read(const std::string& name, std::int64_t start = 0,
                       std::int64_t count = -1) const;

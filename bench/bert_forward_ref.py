@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""The reference of bench/run_bert_forward_bench.sh: PyTorch eager (Debian's python3-torch,
+the same LibTorch version as pkd) running HuggingFace BertForSequenceClassification.
+
+`transformers` is not available offline, so the model below mirrors HF's module tree and
+semantics in plain torch.nn (a HF state dict loads strictly). --check validates it against the
+float64 HuggingFace goldens (about 1e-14 relative error in float64). Run it with Debian's
+interpreter, /usr/bin/python3.
+
+  --check DIR   compare against DIR/reference.h5 (float64 and float32, one
+                example at a time and right-padded batch)
+  --bench       BERT-base eager throughput, float32, inference_mode
+"""
+import argparse, json, math, os, statistics, time
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Embeddings(nn.Module):
+    def __init__(s, c):
+        super().__init__()
+        s.word_embeddings = nn.Embedding(c["vocab_size"], c["hidden_size"])
+        s.position_embeddings = nn.Embedding(c["max_position_embeddings"], c["hidden_size"])
+        s.token_type_embeddings = nn.Embedding(c["type_vocab_size"], c["hidden_size"])
+        s.LayerNorm = nn.LayerNorm(c["hidden_size"], eps=c["layer_norm_eps"])
+        s.dropout = nn.Dropout(c.get("hidden_dropout_prob", 0.1))
+
+    def forward(s, ids, tt):
+        pos = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)  # absolute positions 0..T-1
+        x = s.word_embeddings(ids) + s.token_type_embeddings(tt) + s.position_embeddings(pos)
+        return s.dropout(s.LayerNorm(x))
+
+
+class SelfAttention(nn.Module):
+    def __init__(s, c):
+        super().__init__()
+        H = c["hidden_size"]
+        s.nh, s.hd = c["num_attention_heads"], H // c["num_attention_heads"]
+        s.query, s.key, s.value = nn.Linear(H, H), nn.Linear(H, H), nn.Linear(H, H)
+        s.dropout = nn.Dropout(c.get("attention_probs_dropout_prob", 0.1))
+
+    def forward(s, x, add_mask):
+        B, T, H = x.shape
+        split = lambda t: t.view(B, T, s.nh, s.hd).transpose(1, 2)      # [B, nh, T, hd]
+        q, k, v = split(s.query(x)), split(s.key(x)), split(s.value(x))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(s.hd) + add_mask   # mask: [B,1,1,T]
+        ctx = s.dropout(scores.softmax(-1)) @ v
+        return ctx.transpose(1, 2).reshape(B, T, H)
+
+
+class DenseLN(nn.Module):
+    """HF BertSelfOutput / BertOutput: dense -> dropout -> LayerNorm(x + residual) (post-LN)."""
+    def __init__(s, c, d_in):
+        super().__init__()
+        s.dense = nn.Linear(d_in, c["hidden_size"])
+        s.LayerNorm = nn.LayerNorm(c["hidden_size"], eps=c["layer_norm_eps"])
+        s.dropout = nn.Dropout(c.get("hidden_dropout_prob", 0.1))
+
+    def forward(s, h, residual):
+        return s.LayerNorm(s.dropout(s.dense(h)) + residual)
+
+
+class Attention(nn.Module):
+    def __init__(s, c):
+        super().__init__()
+        s.self, s.output = SelfAttention(c), DenseLN(c, c["hidden_size"])
+
+    def forward(s, x, m):
+        return s.output(s.self(x, m), x)
+
+
+class Intermediate(nn.Module):
+    def __init__(s, c):
+        super().__init__()
+        s.dense = nn.Linear(c["hidden_size"], c["intermediate_size"])
+
+    def forward(s, x):
+        return F.gelu(s.dense(x))  # exact erf GELU (HF "gelu")
+
+
+class Layer(nn.Module):
+    def __init__(s, c):
+        super().__init__()
+        s.attention, s.intermediate = Attention(c), Intermediate(c)
+        s.output = DenseLN(c, c["intermediate_size"])
+
+    def forward(s, x, m):
+        a = s.attention(x, m)
+        return s.output(s.intermediate(a), a)
+
+
+class Encoder(nn.Module):
+    def __init__(s, c):
+        super().__init__()
+        s.layer = nn.ModuleList(Layer(c) for _ in range(c["num_hidden_layers"]))
+
+
+class Pooler(nn.Module):
+    def __init__(s, c):
+        super().__init__()
+        s.dense = nn.Linear(c["hidden_size"], c["hidden_size"])
+
+    def forward(s, h):
+        return torch.tanh(s.dense(h[:, 0]))  # [CLS] token
+
+
+class BertModel(nn.Module):
+    def __init__(s, c):
+        super().__init__()
+        s.embeddings, s.encoder, s.pooler = Embeddings(c), Encoder(c), Pooler(c)
+
+
+class BertForSequenceClassification(nn.Module):
+    def __init__(s, c):
+        super().__init__()
+        n_labels = c.get("num_labels") or len(c.get("id2label", {})) or 2
+        s.bert = BertModel(c)
+        s.dropout = nn.Dropout(c.get("classifier_dropout") or c.get("hidden_dropout_prob", 0.1))
+        s.classifier = nn.Linear(c["hidden_size"], n_labels)
+
+    def forward(s, ids, tt=None, attn=None):
+        """Returns (logits [B,labels], pooled [B,H], cls [L+1,B,H] with row 0 = embeddings)."""
+        tt = torch.zeros_like(ids) if tt is None else tt
+        attn = torch.ones_like(ids) if attn is None else attn
+        x = s.bert.embeddings(ids, tt)
+        # additive mask: 0 for valid keys, finfo(dtype).min for padding; broadcast [B,1,1,T]
+        m = (1.0 - attn[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+        cls = [x[:, 0]]
+        for layer in s.bert.encoder.layer:
+            x = layer(x, m)
+            cls.append(x[:, 0])
+        pooled = s.bert.pooler(x)
+        return s.classifier(s.dropout(pooled)), pooled, torch.stack(cls)
+
+
+def load(d):
+    cfg = json.load(open(os.path.join(d, "config.json")))
+    sd = torch.load(os.path.join(d, "pytorch_model.bin"), map_location="cpu")
+    sd.pop("bert.embeddings.position_ids", None)  # optional buffer in some HF checkpoints
+    model = BertForSequenceClassification(cfg)
+    model.load_state_dict(sd, strict=True)
+    return model.eval()
+
+
+def check(d):
+    import h5py
+    f = h5py.File(os.path.join(d, "reference.h5"), "r")
+    ids, tts, off = (torch.from_numpy(f[k][:]).long() for k in ("input_ids", "token_type_ids", "offsets"))
+    ref = [torch.from_numpy(f[k][:]) for k in ("logits", "pooled", "cls_hidden")]
+    ref[2] = ref[2].transpose(0, 1)  # -> [n, L+1, H], indexed per example like the others
+    n = len(off) - 1
+    exs = [(ids[off[k]:off[k + 1]], tts[off[k]:off[k + 1]]) for k in range(n)]
+    rel = lambda o, r: ((o.double() - r).norm() / r.norm()).item()
+    names = ("logits", "pooled", "cls_hidden")
+    model = load(d)
+    print(f"{n} examples, lengths {min(len(e[0]) for e in exs)}..{max(len(e[0]) for e in exs)}")
+    for dtype in (torch.float64, torch.float32):
+        model.to(dtype)
+        with torch.inference_mode():
+            single = [model(i[None], t[None]) for i, t in exs]          # one example at a time
+            single = [(lo[0], po[0], cl[:, 0]) for lo, po, cl in single]
+            T = max(len(i) for i, _ in exs)                              # right-padded batch
+            bi, bt, ba = (torch.zeros(n, T, dtype=torch.long) for _ in range(3))
+            for k, (i, t) in enumerate(exs):
+                bi[k, :len(i)], bt[k, :len(i)], ba[k, :len(i)] = i, t, 1
+            lo, po, cl = model(bi, bt, ba)
+            batched = list(zip(lo, po, cl.transpose(0, 1)))
+        for q, name in enumerate(names):
+            e_single = max(rel(single[k][q], ref[q][k]) for k in range(n))
+            e_batch = max(rel(batched[k][q], ref[q][k]) for k in range(n))
+            e_sb = max(rel(batched[k][q], single[k][q].double()) for k in range(n))
+            print(f"{str(dtype):14s} {name:10s} single-vs-ref {e_single:.3e}  "
+                  f"batched-vs-ref {e_batch:.3e}  batched-vs-single {e_sb:.3e}")
+
+
+def bench(a):
+    torch.set_num_threads(a.threads)
+    torch.set_num_interop_threads(1)
+    torch.manual_seed(0)
+    cfg = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+               vocab_size=30522, max_position_embeddings=512, type_vocab_size=2,
+               layer_norm_eps=1e-12, num_labels=2)
+    model = BertForSequenceClassification(cfg)
+    for mod in model.modules():  # HF-style init: N(0, 0.02) weights, zero bias, LN = identity
+        if isinstance(mod, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(mod.weight, std=0.02)
+        if isinstance(mod, nn.Linear):
+            nn.init.zeros_(mod.bias)
+    model.eval()
+    for L in a.lengths:
+        ids = torch.randint(0, cfg["vocab_size"], (a.batch, L))
+        times = []
+        with torch.inference_mode():
+            for _ in range(a.warmup):
+                model(ids)
+            for _ in range(a.iters):
+                t0 = time.perf_counter()
+                model(ids)
+                times.append(time.perf_counter() - t0)
+        med = statistics.median(times)
+        print(json.dumps({"impl": "pytorch-eager", "length": L, "batch": a.batch, "threads": a.threads,
+                          "seq_per_s": round(a.batch / med, 2), "ms_per_batch": round(med * 1e3, 2)}),
+              flush=True)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--check", metavar="DIR")
+    p.add_argument("--bench", action="store_true")
+    p.add_argument("--lengths", default="32,128", type=lambda s: [int(x) for x in s.split(",")])
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--iters", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    a = p.parse_args()
+    if a.check:
+        check(a.check)
+    if a.bench:
+        bench(a)
+    if not (a.check or a.bench):
+        p.print_help()

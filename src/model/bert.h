@@ -1,0 +1,150 @@
+#pragma once
+// BERT as LibTorch modules with HuggingFace semantics (transformers' BertModel and
+// BertForSequenceClassification): post-LN blocks, GELU, additive attention mask, tanh pooler.
+// Module names equal HuggingFace parameter paths, so named_parameters() of a
+// BertForSequenceClassification are exactly the keys of its HF checkpoint
+// ("bert.encoder.layer.0.attention.self.query.weight", ..., "classifier.bias").
+#include <torch/nn.h>
+
+#include <vector>
+
+#include "model/bert_config.h"
+
+namespace pkd::model {
+
+class BertEmbeddingsImpl : public torch::nn::Module {
+ public:
+  explicit BertEmbeddingsImpl(const BertConfig& c);
+  // input_ids, token_type_ids: [B, T] int64.
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids);
+
+  torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};
+  torch::nn::LayerNorm LayerNorm{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+};
+TORCH_MODULE(BertEmbeddings);
+
+class BertSelfAttentionImpl : public torch::nn::Module {
+ public:
+  explicit BertSelfAttentionImpl(const BertConfig& c);
+  // x: [B, T, H]; mask: additive [B, 1, 1, T] (0 for tokens, a large negative for padding).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask);
+
+  torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+  std::int64_t heads, head_size;
+};
+TORCH_MODULE(BertSelfAttention);
+
+// Dense + dropout + residual + LayerNorm: BertSelfOutput and BertOutput share this shape.
+class BertResidualOutputImpl : public torch::nn::Module {
+ public:
+  BertResidualOutputImpl(const BertConfig& c, std::int64_t in_features);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual);
+
+  torch::nn::Linear dense{nullptr};
+  torch::nn::LayerNorm LayerNorm{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+};
+TORCH_MODULE(BertResidualOutput);
+
+class BertAttentionImpl : public torch::nn::Module {
+ public:
+  explicit BertAttentionImpl(const BertConfig& c);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask);
+
+  BertSelfAttention self{nullptr};
+  BertResidualOutput output{nullptr};
+};
+TORCH_MODULE(BertAttention);
+
+class BertIntermediateImpl : public torch::nn::Module {
+ public:
+  explicit BertIntermediateImpl(const BertConfig& c);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  torch::nn::Linear dense{nullptr};
+  std::string activation;
+};
+TORCH_MODULE(BertIntermediate);
+
+class BertLayerImpl : public torch::nn::Module {
+ public:
+  explicit BertLayerImpl(const BertConfig& c);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask);
+
+  BertAttention attention{nullptr};
+  BertIntermediate intermediate{nullptr};
+  BertResidualOutput output{nullptr};
+};
+TORCH_MODULE(BertLayer);
+
+class BertEncoderImpl : public torch::nn::Module {
+ public:
+  explicit BertEncoderImpl(const BertConfig& c);
+  BertLayerImpl& at(std::size_t i) { return *layer[i]->as<BertLayerImpl>(); }
+  std::size_t size() const { return layer->size(); }
+
+  torch::nn::ModuleList layer{nullptr};  // "encoder.layer.N"
+};
+TORCH_MODULE(BertEncoder);
+
+class BertPoolerImpl : public torch::nn::Module {
+ public:
+  explicit BertPoolerImpl(const BertConfig& c);
+  torch::Tensor forward(const torch::Tensor& hidden);  // tanh(dense(hidden[:, 0]))
+
+  torch::nn::Linear dense{nullptr};
+};
+TORCH_MODULE(BertPooler);
+
+// Which hidden states forward() returns besides the logits.
+enum class HiddenStates {
+  none,
+  cls,  // the [CLS] vector of the embeddings output and of every layer: [B, H] each
+  all,  // the full [B, T, H] embeddings output and every layer's output
+};
+
+struct BertOutput {
+  torch::Tensor logits;   // [B, num_labels]
+  torch::Tensor pooled;   // [B, H]
+  // num_hidden_layers + 1 entries: row 0 = embeddings output, row l = layer l (HiddenStates).
+  std::vector<torch::Tensor> hidden_states;
+};
+
+class BertModelImpl : public torch::nn::Module {
+ public:
+  explicit BertModelImpl(const BertConfig& c);
+  // attention_mask: [B, T], 1 for tokens and 0 for padding.
+  BertOutput forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
+                     const torch::Tensor& attention_mask, HiddenStates hidden = HiddenStates::none);
+
+  BertEmbeddings embeddings{nullptr};
+  BertEncoder encoder{nullptr};
+  BertPooler pooler{nullptr};
+};
+TORCH_MODULE(BertModel);
+
+class BertForSequenceClassificationImpl : public torch::nn::Module {
+ public:
+  explicit BertForSequenceClassificationImpl(const BertConfig& c);
+  BertOutput forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
+                     const torch::Tensor& attention_mask, HiddenStates hidden = HiddenStates::none);
+  // HuggingFace's _init_weights: Linear/Embedding ~ N(0, initializer_range), zero biases and
+  // padding row, LayerNorm (1, 0). Draws from LibTorch's global generator (seed it first).
+  void init_weights();
+  // Re-draws only the classifier (a new task head on a pretrained encoder).
+  void init_classifier();
+
+  const BertConfig& config() const { return config_; }
+
+  BertModel bert{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+  torch::nn::Linear classifier{nullptr};
+
+ private:
+  BertConfig config_;
+};
+TORCH_MODULE(BertForSequenceClassification);
+
+}  // namespace pkd::model

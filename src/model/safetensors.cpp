@@ -1,0 +1,185 @@
+#include "model/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "core/error.h"
+#include "core/fs.h"
+
+namespace pkd::model {
+using nlohmann::json;
+
+namespace {
+// A header larger than this is not a model's: refuse before allocating it.
+constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20;
+}  // namespace
+
+std::size_t safetensors_dtype_size(const std::string& dtype) {
+  if (dtype == "F64" || dtype == "I64" || dtype == "U64") return 8;
+  if (dtype == "F32" || dtype == "I32" || dtype == "U32") return 4;
+  if (dtype == "F16" || dtype == "BF16" || dtype == "I16" || dtype == "U16") return 2;
+  if (dtype == "I8" || dtype == "U8" || dtype == "BOOL") return 1;
+  return 0;
+}
+
+SafetensorsFile::SafetensorsFile(SafetensorsFile&& o) noexcept
+    : path_(std::move(o.path_)),
+      map_(std::exchange(o.map_, nullptr)),
+      map_size_(std::exchange(o.map_size_, 0)),
+      data_start_(o.data_start_),
+      entries_(std::move(o.entries_)),
+      metadata_(std::move(o.metadata_)) {}
+
+SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& o) noexcept {
+  if (this != &o) {
+    if (map_) munmap(const_cast<std::uint8_t*>(map_), map_size_);
+    path_ = std::move(o.path_);
+    map_ = std::exchange(o.map_, nullptr);
+    map_size_ = std::exchange(o.map_size_, 0);
+    data_start_ = o.data_start_;
+    entries_ = std::move(o.entries_);
+    metadata_ = std::move(o.metadata_);
+  }
+  return *this;
+}
+
+SafetensorsFile::~SafetensorsFile() {
+  if (map_) munmap(const_cast<std::uint8_t*>(map_), map_size_);
+}
+
+SafetensorsFile SafetensorsFile::open(const std::string& path) {
+  SafetensorsFile f;
+  f.path_ = path;
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) fail("cannot open '", path, "': ", std::strerror(errno));
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail("'", path, "' is not a regular file");
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size < 8) {
+    ::close(fd);
+    fail("'", path, "' is truncated: ", size, " bytes, a safetensors file has at least 8");
+  }
+  void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) fail("cannot map '", path, "': ", std::strerror(errno));
+  f.map_ = static_cast<const std::uint8_t*>(map);
+  f.map_size_ = size;
+
+  std::uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | f.map_[i];
+  if (header_len > kMaxHeaderBytes || header_len > size - 8)
+    fail("'", path, "' is not a valid safetensors file: its header claims ", header_len,
+         " bytes but the file has ", size - 8, " after the length field");
+  f.data_start_ = 8 + header_len;
+  const std::uint64_t data_size = size - f.data_start_;
+
+  json header;
+  try {
+    header = json::parse(f.map_ + 8, f.map_ + 8 + header_len);
+  } catch (const json::exception& e) {
+    fail("'", path, "': the safetensors header is not valid JSON: ", e.what());
+  }
+  if (!header.is_object()) fail("'", path, "': the safetensors header is not a JSON object");
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& name = it.key();
+    const json& v = it.value();
+    if (name == "__metadata__") {
+      if (!v.is_object()) fail("'", path, "': __metadata__ is not an object");
+      for (auto m = v.begin(); m != v.end(); ++m)
+        if (m.value().is_string()) f.metadata_[m.key()] = m.value().get<std::string>();
+      continue;
+    }
+    auto bad = [&](const std::string& what) {
+      fail("'", path, "': tensor '", name, "': ", what);
+    };
+    if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
+      bad("expected an object with dtype, shape and data_offsets");
+    SafetensorsEntry e;
+    e.name = name;
+    if (!v["dtype"].is_string()) bad("dtype is not a string");
+    e.dtype = v["dtype"].get<std::string>();
+    const std::size_t elem = safetensors_dtype_size(e.dtype);
+    if (elem == 0) bad("unknown dtype \"" + e.dtype + "\"");
+    if (!v["shape"].is_array()) bad("shape is not an array");
+    std::uint64_t count = 1;
+    for (const auto& d : v["shape"]) {
+      if (!d.is_number_integer() || d.get<std::int64_t>() < 0) bad("shape has a negative or non-integer dimension");
+      auto dim = static_cast<std::uint64_t>(d.get<std::int64_t>());
+      if (dim != 0 && count > data_size / dim) bad("shape " + v["shape"].dump() + " is larger than the file");
+      count *= dim;
+      e.shape.push_back(static_cast<std::int64_t>(dim));
+    }
+    const json& off = v["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      bad("data_offsets must be [begin, end]");
+    e.begin = off[0].get<std::uint64_t>();
+    e.end = off[1].get<std::uint64_t>();
+    if (e.begin > e.end || e.end > data_size)
+      bad("data_offsets " + off.dump() + " lie outside the " + std::to_string(data_size) +
+          "-byte data section (truncated file?)");
+    if (e.end - e.begin != count * elem)
+      bad("data_offsets span " + std::to_string(e.end - e.begin) + " bytes, but shape " +
+          v["shape"].dump() + " of " + e.dtype + " needs " + std::to_string(count * elem));
+    f.entries_.push_back(std::move(e));
+  }
+  std::sort(f.entries_.begin(), f.entries_.end(),
+            [](const auto& a, const auto& b) { return a.begin < b.begin; });
+  for (std::size_t i = 1; i < f.entries_.size(); ++i)
+    if (f.entries_[i].begin < f.entries_[i - 1].end && f.entries_[i].begin != f.entries_[i].end)
+      fail("'", path, "': tensors '", f.entries_[i - 1].name, "' and '", f.entries_[i].name,
+           "' overlap in the data section");
+  return f;
+}
+
+const void* SafetensorsFile::data(const SafetensorsEntry& entry) const {
+  return map_ + data_start_ + entry.begin;
+}
+
+void write_safetensors(const std::string& path, const std::vector<SafetensorsTensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  json header = json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::uint64_t offset = 0;
+  std::vector<std::uint64_t> sizes;
+  for (const auto& t : tensors) {
+    std::uint64_t count = 1;
+    for (auto d : t.shape) count *= static_cast<std::uint64_t>(d);
+    const std::uint64_t bytes = count * safetensors_dtype_size(t.dtype);
+    if (safetensors_dtype_size(t.dtype) == 0) fail("write_safetensors: unknown dtype ", t.dtype);
+    header[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+    sizes.push_back(bytes);
+    offset += bytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
+  std::string tmp = temp_path_for(path);
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) fail("cannot create '", tmp, "'");
+    std::uint64_t n = text.size();
+    for (int i = 0; i < 8; ++i) out.put(static_cast<char>((n >> (8 * i)) & 0xff));
+    out << text;
+    for (std::size_t i = 0; i < tensors.size(); ++i)
+      out.write(static_cast<const char*>(tensors[i].data), static_cast<std::streamsize>(sizes[i]));
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      fail("write error in '", tmp, "' (disk full?)");
+    }
+  }
+  commit_file(tmp, path);
+}
+
+}  // namespace pkd::model
