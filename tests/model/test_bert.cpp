@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "model/checkpoint.h"
+#include "model/runtime.h"
 #include "model/safetensors.h"
 #include "shards/h5.h"
 #include "support/test_support.h"
@@ -295,6 +296,50 @@ TEST(BadCheckpoint, WrongConfig) {
   EXPECT_NE(with("\"hidden_act\": \"gelu\"", "\"hidden_act\": \"swish\"").find("not supported"), std::string::npos);
   EXPECT_NE(with("\"num_hidden_layers\": 4", "\"num_hidden_layers\": \"four\"").find("wrong type"), std::string::npos);
   EXPECT_NE(error_of([&] { BertConfig::from_json("{", "config.json"); }).find("not valid JSON"), std::string::npos);
+}
+
+// ---- runtime: device, precision, threads ----
+
+TEST(Runtime, ThreadsAndValidation) {
+  RuntimeConfig c;
+  c.intra_op_threads = 2;
+  Runtime r(c, 1);
+  EXPECT_EQ(torch::get_num_threads(), 2);
+  EXPECT_EQ(r.device(), torch::Device(torch::kCPU));
+  RuntimeConfig per_rank;  // 0 = cores / ranks on this node, at least 1
+  EXPECT_GE(Runtime(per_rank, 64).threads(), 1);
+  RuntimeConfig bad;
+  bad.precision = "fp8";
+  EXPECT_THROW(bad.validate(), UsageError);
+  bad = RuntimeConfig{};
+  bad.device = "tpu";
+  EXPECT_THROW(bad.validate(), UsageError);
+  bad = RuntimeConfig{};
+  bad.precision = "float16";  // CPU has no float16 autocast
+  EXPECT_THROW(bad.validate(), UsageError);
+  if (!torch::cuda::is_available()) {
+    bad = RuntimeConfig{};
+    bad.device = "cuda";
+    std::string msg = error_of([&] { bad.validate(); });
+    EXPECT_NE(msg.find("has no CUDA"), std::string::npos) << msg;
+  }
+}
+
+TEST(Runtime, Bfloat16AutocastOnCpuStaysClose) {
+  auto m = model_from(read_safetensors(golden_dir() + "/model.safetensors"), torch::kFloat);
+  RuntimeConfig c;
+  c.precision = "bfloat16";
+  Runtime r(c, 1);
+  Outputs o;
+  {
+    Runtime::Autocast autocast(r);
+    o = run(m, 16, torch::kFloat);
+  }
+  // bfloat16 keeps 8 bits of mantissa: outputs move by about 1e-2 relative, not more.
+  EXPECT_LE(rel_err(o.logits, reference().logits), 5e-2);
+  EXPECT_GT(rel_err(o.logits, reference().logits), 1e-6);  // autocast really ran in bfloat16
+  // And the scope ended: float32 again.
+  EXPECT_LE(rel_err(run(m, 16, torch::kFloat).logits, reference().logits), 1e-4);
 }
 
 }  // namespace
