@@ -10,7 +10,7 @@ iters=${2:-5}
 build=${3:-$root/build}
 args=(--threads "$threads" --iters "$iters" --lengths 32,128 --batch 32)
 pkd=$("$build/bin/pkd_bench_bert_forward" "${args[@]}")
-ref=$(/usr/bin/python3 "$root/bench/bert_forward_ref.py" --bench "${args[@]}")
+ref=$(/usr/bin/python3 "$root/tools/bert_reference.py" --bench "${args[@]}")
 echo "$pkd"
 echo "$ref"
 /usr/bin/python3 - "$pkd" "$ref" <<'PY'

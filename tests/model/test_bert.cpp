@@ -189,6 +189,20 @@ TEST(Checkpoint, ExportRoundTripsExactly) {
   EXPECT_TRUE(torch::equal(a.cls_hidden, b.cls_hidden));
 }
 
+// An independent implementation with HuggingFace's module tree (tools/bert_reference.py, plain
+// PyTorch) loads pkd's export strictly and reproduces the HF goldens: the directory is
+// HuggingFace-loadable, names, shapes and layout included.
+TEST(Checkpoint, ExportLoadsStrictlyIntoHuggingFacesModuleTree) {
+  if (!file_exists("/usr/bin/python3")) GTEST_SKIP() << "no /usr/bin/python3 (scripts/setup.sh installs it)";
+  test::TempDir dir;
+  auto m = model_from(read_safetensors(golden_dir() + "/model.safetensors"), torch::kFloat);
+  export_pretrained(m, dir / "export", "");
+  std::filesystem::copy_file(golden_dir() + "/reference.h5", dir / "export/reference.h5");
+  auto r = test::run("/usr/bin/python3 " + test::source_dir() + "/tools/bert_reference.py --check " + (dir / "export"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("PASS"), std::string::npos) << r.output;
+}
+
 TEST(Checkpoint, StudentTakesTheChosenTeacherLayers) {
   auto teacher = read_safetensors(golden_dir() + "/model.safetensors");
   BertConfig c = BertConfig::load(golden_dir() + "/config.json");

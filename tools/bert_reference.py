@@ -1,11 +1,15 @@
 #!/usr/bin/python3
-"""The reference of bench/run_bert_forward_bench.sh: PyTorch eager (Debian's python3-torch,
-the same LibTorch version as pkd) running HuggingFace BertForSequenceClassification.
+"""HuggingFace BertForSequenceClassification in plain PyTorch eager (Debian's python3-torch,
+the same LibTorch version as pkd), for two jobs:
 
-`transformers` is not available offline, so the model below mirrors HF's module tree and
-semantics in plain torch.nn (a HF state dict loads strictly). --check validates it against the
-float64 HuggingFace goldens (about 1e-14 relative error in float64). Run it with Debian's
-interpreter, /usr/bin/python3.
+- the reference of bench/run_bert_forward_bench.sh (--bench);
+- an independent check of checkpoints (--check DIR): `transformers` is not available offline,
+  so this model mirrors HF's module tree and semantics in plain torch.nn; DIR's weights
+  (model.safetensors, else pytorch_model.bin) must load into it *strictly* (HF names and shapes)
+  and reproduce DIR/reference.h5 (float64 HF outputs). Exits 1 when they do not, so the tests
+  use it to prove that pkd's exported directories are HuggingFace-loadable.
+
+Run it with Debian's interpreter, /usr/bin/python3.
 
   --check DIR   compare against DIR/reference.h5 (float64 and float32, one
                 example at a time and right-padded batch)
@@ -134,9 +138,26 @@ class BertForSequenceClassification(nn.Module):
         return s.classifier(s.dropout(pooled)), pooled, torch.stack(cls)
 
 
+def read_safetensors(path):
+    """The safetensors layout: u64 header length, JSON header, raw little-endian data."""
+    import numpy as np
+    raw = open(path, "rb").read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__", None)
+    types = {"F32": np.float32, "F64": np.float64, "F16": np.float16}
+    sd = {}
+    for name, e in header.items():
+        begin, end = e["data_offsets"]
+        data = np.frombuffer(raw[8 + n + begin:8 + n + end], dtype=types[e["dtype"]])
+        sd[name] = torch.from_numpy(data.copy()).reshape(e["shape"])
+    return sd
+
+
 def load(d):
     cfg = json.load(open(os.path.join(d, "config.json")))
-    sd = torch.load(os.path.join(d, "pytorch_model.bin"), map_location="cpu")
+    st = os.path.join(d, "model.safetensors")
+    sd = read_safetensors(st) if os.path.exists(st) else torch.load(os.path.join(d, "pytorch_model.bin"), map_location="cpu")
     sd.pop("bert.embeddings.position_ids", None)  # optional buffer in some HF checkpoints
     model = BertForSequenceClassification(cfg)
     model.load_state_dict(sd, strict=True)
@@ -153,6 +174,8 @@ def check(d):
     exs = [(ids[off[k]:off[k + 1]], tts[off[k]:off[k + 1]]) for k in range(n)]
     rel = lambda o, r: ((o.double() - r).norm() / r.norm()).item()
     names = ("logits", "pooled", "cls_hidden")
+    tolerance = {torch.float64: 1e-10, torch.float32: 1e-4}
+    worst = {}
     model = load(d)
     print(f"{n} examples, lengths {min(len(e[0]) for e in exs)}..{max(len(e[0]) for e in exs)}")
     for dtype in (torch.float64, torch.float32):
@@ -172,6 +195,11 @@ def check(d):
             e_sb = max(rel(batched[k][q], single[k][q].double()) for k in range(n))
             print(f"{str(dtype):14s} {name:10s} single-vs-ref {e_single:.3e}  "
                   f"batched-vs-ref {e_batch:.3e}  batched-vs-single {e_sb:.3e}")
+            worst[dtype] = max(worst.get(dtype, 0.0), e_single, e_batch)
+    failed = [str(t) for t, e in worst.items() if e > tolerance[t]]
+    if failed:
+        raise SystemExit(f"FAIL: relative error above tolerance for {', '.join(failed)}")
+    print("PASS: strict HF-name load, outputs within tolerance")
 
 
 def bench(a):
