@@ -18,9 +18,12 @@ int main(int argc, char** argv) {
   std::vector<int> lengths{32, 128};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--threads") threads = std::stoi(value);
-    else if (flag == "--batch") batch = std::stoi(value);
-    else if (flag == "--iters") iters = std::stoi(value);
+    if (flag == "--threads")
+      threads = std::stoi(value);
+    else if (flag == "--batch")
+      batch = std::stoi(value);
+    else if (flag == "--iters")
+      iters = std::stoi(value);
     else if (flag == "--lengths") {
       lengths.clear();
       for (const auto& l : pkd::split(value, ',')) lengths.push_back(std::stoi(l));
@@ -46,12 +49,16 @@ int main(int argc, char** argv) {
       auto start = std::chrono::steady_clock::now();
       auto out = model(ids, types, mask);
       (void)out.logits.sum().item<float>();
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count());
     }
     std::sort(ms.begin(), ms.end());
     double median = ms[ms.size() / 2];
-    std::printf("{\"impl\": \"pkd\", \"length\": %d, \"batch\": %d, \"threads\": %d, \"seq_per_s\": %.2f, \"ms_per_batch\": %.2f}\n",
-                length, batch, threads, 1000.0 * batch / median, median);
+    std::printf(
+        "{\"impl\": \"pkd\", \"length\": %d, \"batch\": %d, \"threads\": %d, \"seq_per_s\": %.2f, "
+        "\"ms_per_batch\": %.2f}\n",
+        length, batch, threads, 1000.0 * batch / median, median);
     std::fflush(stdout);
   }
   return 0;

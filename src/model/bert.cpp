@@ -19,11 +19,12 @@ torch::nn::LayerNorm layer_norm(const BertConfig& c) {
 BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig& c) {
   word_embeddings = register_module(
       "word_embeddings",
-      torch::nn::Embedding(torch::nn::EmbeddingOptions(c.vocab_size, c.hidden_size).padding_idx(c.pad_token_id)));
+      torch::nn::Embedding(
+          torch::nn::EmbeddingOptions(c.vocab_size, c.hidden_size).padding_idx(c.pad_token_id)));
   position_embeddings = register_module(
       "position_embeddings", torch::nn::Embedding(c.max_position_embeddings, c.hidden_size));
-  token_type_embeddings = register_module(
-      "token_type_embeddings", torch::nn::Embedding(c.type_vocab_size, c.hidden_size));
+  token_type_embeddings = register_module("token_type_embeddings",
+                                          torch::nn::Embedding(c.type_vocab_size, c.hidden_size));
   LayerNorm = register_module("LayerNorm", layer_norm(c));
   dropout = register_module("dropout", torch::nn::Dropout(c.hidden_dropout_prob));
 }
@@ -51,7 +52,9 @@ BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& c)
 
 torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& mask) {
   const auto b = x.size(0), t = x.size(1);
-  auto split_heads = [&](const torch::Tensor& y) { return y.view({b, t, heads, head_size}).transpose(1, 2); };
+  auto split_heads = [&](const torch::Tensor& y) {
+    return y.view({b, t, heads, head_size}).transpose(1, 2);
+  };
   auto q = split_heads(query(x));
   auto k = split_heads(key(x));
   auto v = split_heads(value(x));
@@ -67,7 +70,8 @@ BertResidualOutputImpl::BertResidualOutputImpl(const BertConfig& c, std::int64_t
   dropout = register_module("dropout", torch::nn::Dropout(c.hidden_dropout_prob));
 }
 
-torch::Tensor BertResidualOutputImpl::forward(const torch::Tensor& x, const torch::Tensor& residual) {
+torch::Tensor BertResidualOutputImpl::forward(const torch::Tensor& x,
+                                              const torch::Tensor& residual) {
   return LayerNorm(dropout(dense(x)) + residual);
 }
 
@@ -121,7 +125,8 @@ BertModelImpl::BertModelImpl(const BertConfig& c) {
   pooler = register_module("pooler", BertPooler(c));
 }
 
-BertOutput BertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
+BertOutput BertModelImpl::forward(const torch::Tensor& input_ids,
+                                  const torch::Tensor& token_type_ids,
                                   const torch::Tensor& attention_mask, HiddenStates hidden) {
   if (input_ids.dim() != 2 || token_type_ids.sizes() != input_ids.sizes() ||
       attention_mask.sizes() != input_ids.sizes())
@@ -148,10 +153,12 @@ BertOutput BertModelImpl::forward(const torch::Tensor& input_ids, const torch::T
   return out;
 }
 
-BertForSequenceClassificationImpl::BertForSequenceClassificationImpl(const BertConfig& c) : config_(c) {
+BertForSequenceClassificationImpl::BertForSequenceClassificationImpl(const BertConfig& c)
+    : config_(c) {
   bert = register_module("bert", BertModel(c));
   dropout = register_module(
-      "dropout", torch::nn::Dropout(c.classifier_dropout >= 0 ? c.classifier_dropout : c.hidden_dropout_prob));
+      "dropout",
+      torch::nn::Dropout(c.classifier_dropout >= 0 ? c.classifier_dropout : c.hidden_dropout_prob));
   classifier = register_module("classifier", torch::nn::Linear(c.hidden_size, c.num_labels));
 }
 

@@ -18,7 +18,8 @@ class BertEmbeddingsImpl : public torch::nn::Module {
   // input_ids, token_type_ids: [B, T] int64.
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids);
 
-  torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};
+  torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr},
+      token_type_embeddings{nullptr};
   torch::nn::LayerNorm LayerNorm{nullptr};
   torch::nn::Dropout dropout{nullptr};
 };
@@ -106,8 +107,8 @@ enum class HiddenStates {
 };
 
 struct BertOutput {
-  torch::Tensor logits;   // [B, num_labels]
-  torch::Tensor pooled;   // [B, H]
+  torch::Tensor logits;  // [B, num_labels]
+  torch::Tensor pooled;  // [B, H]
   // num_hidden_layers + 1 entries: row 0 = embeddings output, row l = layer l (HiddenStates).
   std::vector<torch::Tensor> hidden_states;
 };

@@ -59,14 +59,16 @@ BertConfig BertConfig::from_json(const std::string& text, const std::string& ori
     for (std::int64_t i = 0; i < c.num_labels; ++i) {
       auto it = m.find(std::to_string(i));
       if (it == m.end() || !it->is_string())
-        fail(origin, ": id2label has no string entry for id ", i, " (ids must be 0..", c.num_labels - 1, ")");
+        fail(origin, ": id2label has no string entry for id ", i, " (ids must be 0..",
+             c.num_labels - 1, ")");
       c.labels.push_back(it->get<std::string>());
     }
   } else {
     read_key(j, "num_labels", c.num_labels, origin);
   }
   if (c.labels.empty())
-    for (std::int64_t i = 0; i < c.num_labels; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
+    for (std::int64_t i = 0; i < c.num_labels; ++i)
+      c.labels.push_back("LABEL_" + std::to_string(i));
   c.validate(origin);
   return c;
 }
@@ -93,7 +95,8 @@ void BertConfig::validate(const std::string& origin) const {
          num_attention_heads);
   if (hidden_act != "gelu" && hidden_act != "gelu_new" && hidden_act != "gelu_pytorch_tanh" &&
       hidden_act != "relu")
-    fail(origin, ": hidden_act \"", hidden_act, "\" is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)");
+    fail(origin, ": hidden_act \"", hidden_act,
+         "\" is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)");
   for (double p : {hidden_dropout_prob, attention_probs_dropout_prob})
     if (p < 0 || p >= 1) fail(origin, ": dropout probabilities must be in [0, 1), got ", p);
   if (layer_norm_eps <= 0) fail(origin, ": layer_norm_eps must be positive, got ", layer_norm_eps);
@@ -103,7 +106,8 @@ void BertConfig::validate(const std::string& origin) const {
     fail(origin, ": ", labels.size(), " label names for num_labels = ", num_labels);
   if (!problem_type.empty() && problem_type != "regression" &&
       problem_type != "single_label_classification")
-    fail(origin, ": problem_type \"", problem_type, "\" is not supported (regression, single_label_classification)");
+    fail(origin, ": problem_type \"", problem_type,
+         "\" is not supported (regression, single_label_classification)");
 }
 
 std::string BertConfig::to_json() const {
@@ -112,26 +116,27 @@ std::string BertConfig::to_json() const {
     id2label[std::to_string(i)] = labels[i];
     label2id[labels[i]] = i;
   }
-  json j = {{"architectures", {"BertForSequenceClassification"}},
-            {"model_type", "bert"},
-            {"vocab_size", vocab_size},
-            {"hidden_size", hidden_size},
-            {"num_hidden_layers", num_hidden_layers},
-            {"num_attention_heads", num_attention_heads},
-            {"intermediate_size", intermediate_size},
-            {"hidden_act", hidden_act},
-            {"hidden_dropout_prob", hidden_dropout_prob},
-            {"attention_probs_dropout_prob", attention_probs_dropout_prob},
-            {"max_position_embeddings", max_position_embeddings},
-            {"type_vocab_size", type_vocab_size},
-            {"initializer_range", initializer_range},
-            {"layer_norm_eps", layer_norm_eps},
-            {"pad_token_id", pad_token_id},
-            {"position_embedding_type", "absolute"},
-            {"classifier_dropout", classifier_dropout < 0 ? json(nullptr) : json(classifier_dropout)},
-            {"id2label", id2label},
-            {"label2id", label2id},
-            {"torch_dtype", "float32"}};
+  json j = {
+      {"architectures", {"BertForSequenceClassification"}},
+      {"model_type", "bert"},
+      {"vocab_size", vocab_size},
+      {"hidden_size", hidden_size},
+      {"num_hidden_layers", num_hidden_layers},
+      {"num_attention_heads", num_attention_heads},
+      {"intermediate_size", intermediate_size},
+      {"hidden_act", hidden_act},
+      {"hidden_dropout_prob", hidden_dropout_prob},
+      {"attention_probs_dropout_prob", attention_probs_dropout_prob},
+      {"max_position_embeddings", max_position_embeddings},
+      {"type_vocab_size", type_vocab_size},
+      {"initializer_range", initializer_range},
+      {"layer_norm_eps", layer_norm_eps},
+      {"pad_token_id", pad_token_id},
+      {"position_embedding_type", "absolute"},
+      {"classifier_dropout", classifier_dropout < 0 ? json(nullptr) : json(classifier_dropout)},
+      {"id2label", id2label},
+      {"label2id", label2id},
+      {"torch_dtype", "float32"}};
   if (!problem_type.empty()) j["problem_type"] = problem_type;
   return j.dump(2) + "\n";
 }

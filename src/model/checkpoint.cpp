@@ -54,9 +54,11 @@ StateDict normalize_names(const StateDict& checkpoint) {
       if (ends_with(name, ".gamma")) name = name.substr(0, name.size() - 6) + ".weight";
       if (ends_with(name, ".beta")) name = name.substr(0, name.size() - 5) + ".bias";
     }
-    if (!starts_with(name, "bert.") && !starts_with(name, "classifier.") && !starts_with(name, "cls."))
+    if (!starts_with(name, "bert.") && !starts_with(name, "classifier.") &&
+        !starts_with(name, "cls."))
       name = "bert." + name;  // a BertModel checkpoint
-    if (out.count(name)) fail("checkpoint has both '", raw, "' and another tensor that maps to '", name, "'");
+    if (out.count(name))
+      fail("checkpoint has both '", raw, "' and another tensor that maps to '", name, "'");
     out[name] = tensor;
   }
   return out;
@@ -66,7 +68,8 @@ std::string LoadReport::summary() const {
   std::string s;
   if (classifier_initialized) s += "classifier initialised anew; ";
   if (!ignored.empty()) s += cat(ignored.size(), " tensors ignored (", join(ignored, ", "), "); ");
-  if (!unexpected.empty()) s += cat(unexpected.size(), " unexpected tensors (", join(unexpected, ", "), "); ");
+  if (!unexpected.empty())
+    s += cat(unexpected.size(), " unexpected tensors (", join(unexpected, ", "), "); ");
   return s.empty() ? "all tensors matched" : s.substr(0, s.size() - 2);
 }
 
@@ -84,8 +87,8 @@ LoadReport load_state_dict(BertForSequenceClassification& model, const StateDict
       continue;
     }
     if (it->second.sizes() != p.value().sizes()) {
-      errors.push_back(cat(p.key(), " has shape ", it->second.sizes(), " in the checkpoint, the model expects ",
-                           p.value().sizes()));
+      errors.push_back(cat(p.key(), " has shape ", it->second.sizes(),
+                           " in the checkpoint, the model expects ", p.value().sizes()));
       continue;
     }
     p.value().copy_(it->second.to(p.value().scalar_type()));
@@ -96,8 +99,9 @@ LoadReport load_state_dict(BertForSequenceClassification& model, const StateDict
       report.ignored.push_back(name);
     } else {
       report.unexpected.push_back(name);
-      errors.push_back(cat(name, " is not a parameter of this model (", model->config().num_hidden_layers,
-                           " layers, hidden ", model->config().hidden_size, ")"));
+      errors.push_back(cat(name, " is not a parameter of this model (",
+                           model->config().num_hidden_layers, " layers, hidden ",
+                           model->config().hidden_size, ")"));
     }
   }
   bool classifier_missing = false;
@@ -109,13 +113,14 @@ LoadReport load_state_dict(BertForSequenceClassification& model, const StateDict
       missing_encoder.push_back(m);
   }
   if (!missing_encoder.empty())
-    errors.push_back(cat(missing_encoder.size(), " model parameters are missing: ",
-                         join(std::vector<std::string>(missing_encoder.begin(),
-                                                       missing_encoder.begin() + std::min<std::size_t>(8, missing_encoder.size())),
-                              ", "),
-                         missing_encoder.size() > 8 ? ", ..." : ""));
-  if (!errors.empty())
-    fail("checkpoint ", origin, " does not fit the model: ", join(errors, "; "));
+    errors.push_back(
+        cat(missing_encoder.size(), " model parameters are missing: ",
+            join(std::vector<std::string>(
+                     missing_encoder.begin(),
+                     missing_encoder.begin() + std::min<std::size_t>(8, missing_encoder.size())),
+                 ", "),
+            missing_encoder.size() > 8 ? ", ..." : ""));
+  if (!errors.empty()) fail("checkpoint ", origin, " does not fit the model: ", join(errors, "; "));
   if (classifier_missing) {
     model->init_classifier();
     report.classifier_initialized = true;

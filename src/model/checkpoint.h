@@ -26,10 +26,10 @@ StateDict read_pytorch_bin(const std::string& path);
 StateDict read_checkpoint_dir(const std::string& dir);
 
 struct LoadReport {
-  std::vector<std::string> missing;      // model parameters the checkpoint lacks
-  std::vector<std::string> unexpected;   // checkpoint tensors the model does not have (ignored)
-  std::vector<std::string> ignored;      // known-harmless extras: cls.* heads, position_ids
-  bool classifier_initialized = false;   // the checkpoint had no classifier: drawn anew
+  std::vector<std::string> missing;     // model parameters the checkpoint lacks
+  std::vector<std::string> unexpected;  // checkpoint tensors the model does not have (ignored)
+  std::vector<std::string> ignored;     // known-harmless extras: cls.* heads, position_ids
+  bool classifier_initialized = false;  // the checkpoint had no classifier: drawn anew
   std::string summary() const;
 };
 

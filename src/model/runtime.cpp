@@ -1,7 +1,7 @@
 #include "model/runtime.h"
 
-#include <ATen/autocast_mode.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <torch/cuda.h>
 
 #include <algorithm>
@@ -25,13 +25,15 @@ int local_rank_count() {
 void RuntimeConfig::validate() const {
   if (precision != "float32" && precision != "bfloat16" && precision != "float16")
     usage_fail("runtime.precision must be float32, bfloat16 or float16, got \"", precision, "\"");
-  if (intra_op_threads < 0) usage_fail("runtime.intra_op_threads must be >= 0, got ", intra_op_threads);
+  if (intra_op_threads < 0)
+    usage_fail("runtime.intra_op_threads must be >= 0, got ", intra_op_threads);
   const bool cuda = device == "cuda" || starts_with(device, "cuda:");
   if (!cuda && device != "cpu")
     usage_fail("runtime.device must be cpu, cuda or cuda:N, got \"", device, "\"");
   if (cuda && !torch::cuda::is_available())
     usage_fail("runtime.device = \"", device, "\" but this LibTorch has no CUDA or sees no GPU (",
-               torch::cuda::device_count(), " devices); use a CUDA build of LibTorch or device = \"cpu\"");
+               torch::cuda::device_count(),
+               " devices); use a CUDA build of LibTorch or device = \"cpu\"");
   if (!cuda && precision == "float16")
     usage_fail("runtime.precision = \"float16\" needs a GPU; on CPU use float32 or bfloat16");
 }

@@ -17,8 +17,10 @@ struct RuntimeConfig {
   template <class V>
   void visit(V& v) {
     v.field("device", device, "cpu, cuda or cuda:N");
-    v.field("precision", precision, "float32, bfloat16 (autocast) or float16 (autocast, CUDA only)");
-    v.field("intra_op_threads", intra_op_threads, "LibTorch threads per rank (0 = cores / ranks per node)");
+    v.field("precision", precision,
+            "float32, bfloat16 (autocast) or float16 (autocast, CUDA only)");
+    v.field("intra_op_threads", intra_op_threads,
+            "LibTorch threads per rank (0 = cores / ranks per node)");
   }
   // Checks names and availability (e.g. cuda asked for but this LibTorch has no CUDA).
   void validate() const;

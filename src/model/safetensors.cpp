@@ -101,10 +101,9 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
         if (m.value().is_string()) f.metadata_[m.key()] = m.value().get<std::string>();
       continue;
     }
-    auto bad = [&](const std::string& what) {
-      fail("'", path, "': tensor '", name, "': ", what);
-    };
-    if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
+    auto bad = [&](const std::string& what) { fail("'", path, "': tensor '", name, "': ", what); };
+    if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") ||
+        !v.contains("data_offsets"))
       bad("expected an object with dtype, shape and data_offsets");
     SafetensorsEntry e;
     e.name = name;
@@ -115,14 +114,17 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     if (!v["shape"].is_array()) bad("shape is not an array");
     std::uint64_t count = 1;
     for (const auto& d : v["shape"]) {
-      if (!d.is_number_integer() || d.get<std::int64_t>() < 0) bad("shape has a negative or non-integer dimension");
+      if (!d.is_number_integer() || d.get<std::int64_t>() < 0)
+        bad("shape has a negative or non-integer dimension");
       auto dim = static_cast<std::uint64_t>(d.get<std::int64_t>());
-      if (dim != 0 && count > data_size / dim) bad("shape " + v["shape"].dump() + " is larger than the file");
+      if (dim != 0 && count > data_size / dim)
+        bad("shape " + v["shape"].dump() + " is larger than the file");
       count *= dim;
       e.shape.push_back(static_cast<std::int64_t>(dim));
     }
     const json& off = v["data_offsets"];
-    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
+        !off[1].is_number_unsigned())
       bad("data_offsets must be [begin, end]");
     e.begin = off[0].get<std::uint64_t>();
     e.end = off[1].get<std::uint64_t>();
@@ -158,7 +160,8 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsTen
     for (auto d : t.shape) count *= static_cast<std::uint64_t>(d);
     const std::uint64_t bytes = count * safetensors_dtype_size(t.dtype);
     if (safetensors_dtype_size(t.dtype) == 0) fail("write_safetensors: unknown dtype ", t.dtype);
-    header[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+    header[t.name] = {
+        {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
     sizes.push_back(bytes);
     offset += bytes;
   }

@@ -29,16 +29,26 @@ class PickleReader {
     while (true) {
       const char op = *take(1);
       switch (op) {
-        case '\x80': take(1); break;  // PROTO
-        case '\x95': take(8); break;  // FRAME
-        case 'c': {                   // GLOBAL module\nname\n
+        case '\x80':
+          take(1);
+          break;  // PROTO
+        case '\x95':
+          take(8);
+          break;     // FRAME
+        case 'c': {  // GLOBAL module\nname\n
           std::string module = line();
           stack_.emplace_back(kGlobal + module + "." + line());
           break;
         }
-        case 'q': memo_[read<std::uint8_t>()] = top(); break;   // BINPUT
-        case 'r': memo_[read<std::uint32_t>()] = top(); break;  // LONG_BINPUT
-        case '\x94': memo_[static_cast<std::uint32_t>(memo_.size())] = top(); break;  // MEMOIZE
+        case 'q':
+          memo_[read<std::uint8_t>()] = top();
+          break;  // BINPUT
+        case 'r':
+          memo_[read<std::uint32_t>()] = top();
+          break;  // LONG_BINPUT
+        case '\x94':
+          memo_[static_cast<std::uint32_t>(memo_.size())] = top();
+          break;  // MEMOIZE
         case 'h':
         case 'j': {  // BINGET, LONG_BINGET
           std::uint32_t key = op == 'h' ? read<std::uint8_t>() : read<std::uint32_t>();
@@ -47,9 +57,15 @@ class PickleReader {
           stack_.push_back(it->second);
           break;
         }
-        case '(': marks_.push_back(stack_.size()); break;  // MARK
-        case ')': stack_.emplace_back(c10::ivalue::Tuple::create({})); break;
-        case 't': stack_.emplace_back(c10::ivalue::Tuple::create(pop_to_mark())); break;
+        case '(':
+          marks_.push_back(stack_.size());
+          break;  // MARK
+        case ')':
+          stack_.emplace_back(c10::ivalue::Tuple::create({}));
+          break;
+        case 't':
+          stack_.emplace_back(c10::ivalue::Tuple::create(pop_to_mark()));
+          break;
         case '\x85':
         case '\x86':
         case '\x87': {  // TUPLE1..3
@@ -60,8 +76,12 @@ class PickleReader {
           stack_.emplace_back(c10::ivalue::Tuple::create(std::move(items)));
           break;
         }
-        case '}': stack_.emplace_back(c10::impl::GenericDict(c10::AnyType::get(), c10::AnyType::get())); break;
-        case ']': stack_.emplace_back(c10::impl::GenericList(c10::AnyType::get())); break;
+        case '}':
+          stack_.emplace_back(c10::impl::GenericDict(c10::AnyType::get(), c10::AnyType::get()));
+          break;
+        case ']':
+          stack_.emplace_back(c10::impl::GenericList(c10::AnyType::get()));
+          break;
         case 's':
         case 'u': {  // SETITEM, SETITEMS
           std::vector<IValue> kv;
@@ -95,10 +115,18 @@ class PickleReader {
           stack_.emplace_back(std::string(take(n), n));
           break;
         }
-        case 'J': stack_.emplace_back(static_cast<std::int64_t>(read<std::int32_t>())); break;
-        case 'K': stack_.emplace_back(static_cast<std::int64_t>(read<std::uint8_t>())); break;
-        case 'M': stack_.emplace_back(static_cast<std::int64_t>(read<std::uint16_t>())); break;
-        case '\x8a': stack_.emplace_back(read_long1()); break;
+        case 'J':
+          stack_.emplace_back(static_cast<std::int64_t>(read<std::int32_t>()));
+          break;
+        case 'K':
+          stack_.emplace_back(static_cast<std::int64_t>(read<std::uint8_t>()));
+          break;
+        case 'M':
+          stack_.emplace_back(static_cast<std::int64_t>(read<std::uint16_t>()));
+          break;
+        case '\x8a':
+          stack_.emplace_back(read_long1());
+          break;
         case 'G': {  // BINFLOAT, big-endian
           const char* b = take(8);
           std::uint64_t bits = 0;
@@ -108,23 +136,35 @@ class PickleReader {
           stack_.emplace_back(d);
           break;
         }
-        case 'N': stack_.emplace_back(); break;
-        case '\x88': stack_.emplace_back(true); break;
-        case '\x89': stack_.emplace_back(false); break;
-        case 'Q': stack_.emplace_back(persistent_load(pop())); break;  // BINPERSID
+        case 'N':
+          stack_.emplace_back();
+          break;
+        case '\x88':
+          stack_.emplace_back(true);
+          break;
+        case '\x89':
+          stack_.emplace_back(false);
+          break;
+        case 'Q':
+          stack_.emplace_back(persistent_load(pop()));
+          break;     // BINPERSID
         case 'R': {  // REDUCE
           IValue args = pop(), callable = pop();
-          if (!callable.isString() || callable.toStringRef().empty() || callable.toStringRef()[0] != kGlobal)
+          if (!callable.isString() || callable.toStringRef().empty() ||
+              callable.toStringRef()[0] != kGlobal)
             bad("REDUCE of something that is not a global");
           stack_.push_back(reduce(callable.toStringRef().substr(1), args));
           break;
         }
-        case 'b': pop(); break;  // BUILD: the state (OrderedDict._metadata) is not needed
-        case '.':                // STOP
+        case 'b':
+          pop();
+          break;   // BUILD: the state (OrderedDict._metadata) is not needed
+        case '.':  // STOP
           if (stack_.size() != 1) bad("the pickle does not end with one object");
           return stack_[0];
         default:
-          bad(cat("unsupported pickle opcode 0x", std::hex, static_cast<int>(static_cast<std::uint8_t>(op)),
+          bad(cat("unsupported pickle opcode 0x", std::hex,
+                  static_cast<int>(static_cast<std::uint8_t>(op)),
                   " (is this a state dict saved by torch.save?)"));
       }
     }
@@ -201,7 +241,8 @@ class PickleReader {
   at::Tensor persistent_load(const IValue& id) {
     if (!id.isTuple() || id.toTupleRef().elements().size() != 5) bad("unexpected persistent id");
     const auto& a = id.toTupleRef().elements();
-    if (!a[0].isString() || a[0].toStringRef() != "storage" || !a[1].isString() || !a[2].isString() || !a[4].isInt())
+    if (!a[0].isString() || a[0].toStringRef() != "storage" || !a[1].isString() ||
+        !a[2].isString() || !a[4].isInt())
       bad("unexpected persistent id");
     const std::string& key = a[2].toStringRef();
     if (auto it = storages_.find(key); it != storages_.end()) return it->second;  // shared storage
@@ -209,7 +250,8 @@ class PickleReader {
     at::ScalarType type = storage_type(type_global.substr(1));
     if (type == at::ScalarType::Undefined) bad("unsupported storage type " + type_global.substr(1));
     const std::int64_t numel = a[4].toInt();
-    if (numel < 0 || numel > (std::int64_t{1} << 40)) bad("a storage of " + std::to_string(numel) + " elements");
+    if (numel < 0 || numel > (std::int64_t{1} << 40))
+      bad("a storage of " + std::to_string(numel) + " elements");
     const std::size_t bytes = static_cast<std::size_t>(numel) * c10::elementSize(type);
     const std::string record = "data/" + key;
     if (!zip_.hasRecord(record)) bad("the archive has no record " + record);
@@ -230,7 +272,8 @@ class PickleReader {
       auto sizes = ints(a[2]), strides = ints(a[3]);
       if (sizes.size() != strides.size()) bad("a tensor's size and stride differ in rank");
       // set_ checks that the view fits inside the storage.
-      return at::empty({0}, storage.options()).set_(storage.storage(), a[1].toInt(), sizes, strides);
+      return at::empty({0}, storage.options())
+          .set_(storage.storage(), a[1].toInt(), sizes, strides);
     }
     if (global == "torch._utils._rebuild_parameter") {
       if (a.empty()) bad("malformed _rebuild_parameter");
@@ -266,11 +309,15 @@ TorchBinFormat detect_torch_bin_format(const std::string& path) {
 std::vector<std::pair<std::string, at::Tensor>> read_torch_bin(const std::string& path) {
   switch (detect_torch_bin_format(path)) {
     case TorchBinFormat::legacy:
-      fail("'", path, "' is a legacy (pre-1.6) torch.save file, which pkd cannot read. Convert it once "
-           "in Python: `import torch; torch.save(torch.load('", path, "'), 'pytorch_model.bin')` (the "
+      fail("'", path,
+           "' is a legacy (pre-1.6) torch.save file, which pkd cannot read. Convert it once "
+           "in Python: `import torch; torch.save(torch.load('",
+           path,
+           "'), 'pytorch_model.bin')` (the "
            "zip format), or save model.safetensors instead");
     case TorchBinFormat::unknown:
-      fail("'", path, "' is not a torch.save zip archive (expected the bytes PK\\x03\\x04 at the start)");
+      fail("'", path,
+           "' is not a torch.save zip archive (expected the bytes PK\\x03\\x04 at the start)");
     case TorchBinFormat::zip:
       break;
   }
@@ -279,7 +326,8 @@ std::vector<std::pair<std::string, at::Tensor>> read_torch_bin(const std::string
     if (zip.hasRecord("byteorder")) {
       auto [data, size] = zip.getRecord("byteorder");
       if (std::string(static_cast<const char*>(data.get()), size) != "little")
-        fail("'", path, "' was written on a big-endian machine; pkd reads little-endian checkpoints");
+        fail("'", path,
+             "' was written on a big-endian machine; pkd reads little-endian checkpoints");
     }
     auto [pickle, size] = zip.getRecord("data.pkl");
     const char* begin = static_cast<const char*>(pickle.get());
@@ -288,7 +336,8 @@ std::vector<std::pair<std::string, at::Tensor>> read_torch_bin(const std::string
     std::vector<std::pair<std::string, at::Tensor>> out;
     for (const auto& item : root.toGenericDict()) {
       if (!item.key().isString() || !item.value().isTensor())
-        fail("'", path, "': the state dict has a non-string key or a non-tensor value (a training "
+        fail("'", path,
+             "': the state dict has a non-string key or a non-tensor value (a training "
              "checkpoint? save model.state_dict() alone)");
       out.emplace_back(item.key().toStringRef(), item.value().toTensor());
     }
@@ -299,7 +348,8 @@ std::vector<std::pair<std::string, at::Tensor>> read_torch_bin(const std::string
     fail("'", path, "' could not be read as a torch.save archive (truncated or corrupted?): ",
          e.what_without_backtrace());
   } catch (const std::exception& e) {
-    fail("'", path, "' could not be read as a torch.save archive (truncated or corrupted?): ", e.what());
+    fail("'", path,
+         "' could not be read as a torch.save archive (truncated or corrupted?): ", e.what());
   }
 }
 

@@ -349,7 +349,8 @@ std::vector<T> File::read(const std::string& name, std::int64_t start, std::int6
                  "cannot read dataset '", name, "' of '", path_, "' (corrupted file?)");
     return out;
   }
-  if (info.dims.size() != 1) fail("partial reads need a 1-D dataset; '", name, "' has rank ", info.dims.size());
+  if (info.dims.size() != 1)
+    fail("partial reads need a 1-D dataset; '", name, "' has rank ", info.dims.size());
   Id file_space(H5Dget_space(dset), H5Sclose);
   hsize_t offset = static_cast<hsize_t>(start), n = static_cast<hsize_t>(count);
   PKD_H5_CHECK(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &offset, nullptr, &n, nullptr),

@@ -47,8 +47,8 @@ class File {
   std::vector<std::string> attr_strings(const std::string& name) const;
   std::vector<std::int64_t> attr_ints(const std::string& name) const;
 
-  // Datasets: written 1-D, chunked with shuffle -> deflate -> Fletcher32 (checksum last, so corruption
-  // reads as a checksum error).
+  // Datasets: written 1-D, chunked with shuffle -> deflate -> Fletcher32 (checksum last, so
+  // corruption reads as a checksum error).
   template <class T>
   void write(const std::string& name, const std::vector<T>& data);
   bool has_dataset(const std::string& name) const;

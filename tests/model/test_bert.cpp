@@ -18,7 +18,9 @@
 namespace pkd::model {
 namespace {
 
-std::string golden_dir() { return test::source_dir() + "/tests/data/bert/random-4L-64H"; }
+std::string golden_dir() {
+  return test::source_dir() + "/tests/data/bert/random-4L-64H";
+}
 
 struct Reference {
   std::vector<std::vector<std::int64_t>> ids, types;
@@ -70,7 +72,8 @@ Outputs run(BertForSequenceClassification& m, std::size_t batch, torch::ScalarTy
   for (std::size_t start = 0; start < r.ids.size(); start += batch) {
     std::size_t end = std::min(r.ids.size(), start + batch), longest = 0;
     for (std::size_t k = start; k < end; ++k) longest = std::max(longest, r.ids[k].size());
-    auto ids = torch::zeros({static_cast<long>(end - start), static_cast<long>(longest)}, torch::kLong);
+    auto ids =
+        torch::zeros({static_cast<long>(end - start), static_cast<long>(longest)}, torch::kLong);
     auto types = torch::zeros_like(ids), mask = torch::zeros_like(ids);
     for (std::size_t k = start; k < end; ++k)
       for (std::size_t i = 0; i < r.ids[k].size(); ++i) {
@@ -106,10 +109,12 @@ void expect_matches_reference(const Outputs& o, double tolerance, const std::str
   EXPECT_LE(rel_err(o.pooled, r.pooled), tolerance) << what << ": pooled";
   ASSERT_EQ(o.cls_hidden.size(0), r.cls_hidden.size(0));
   for (int l = 0; l < r.cls_hidden.size(0); ++l)
-    EXPECT_LE(rel_err(o.cls_hidden[l], r.cls_hidden[l]), tolerance) << what << ": [CLS] of layer " << l;
+    EXPECT_LE(rel_err(o.cls_hidden[l], r.cls_hidden[l]), tolerance)
+        << what << ": [CLS] of layer " << l;
   // Per example too: no example may hide behind the norm of the others.
   for (int k = 0; k < r.logits.size(0); ++k)
-    ASSERT_LE(rel_err(o.logits[k], r.logits[k]), 10 * tolerance) << what << ": logits of example " << k;
+    ASSERT_LE(rel_err(o.logits[k], r.logits[k]), 10 * tolerance)
+        << what << ": logits of example " << k;
 }
 
 class Golden : public ::testing::TestWithParam<std::string> {
@@ -193,12 +198,14 @@ TEST(Checkpoint, ExportRoundTripsExactly) {
 // PyTorch) loads pkd's export strictly and reproduces the HF goldens: the directory is
 // HuggingFace-loadable, names, shapes and layout included.
 TEST(Checkpoint, ExportLoadsStrictlyIntoHuggingFacesModuleTree) {
-  if (!file_exists("/usr/bin/python3")) GTEST_SKIP() << "no /usr/bin/python3 (scripts/setup.sh installs it)";
+  if (!file_exists("/usr/bin/python3"))
+    GTEST_SKIP() << "no /usr/bin/python3 (scripts/setup.sh installs it)";
   test::TempDir dir;
   auto m = model_from(read_safetensors(golden_dir() + "/model.safetensors"), torch::kFloat);
   export_pretrained(m, dir / "export", "");
   std::filesystem::copy_file(golden_dir() + "/reference.h5", dir / "export/reference.h5");
-  auto r = test::run("/usr/bin/python3 " + test::source_dir() + "/tools/bert_reference.py --check " + (dir / "export"));
+  auto r = test::run("/usr/bin/python3 " + test::source_dir() +
+                     "/tools/bert_reference.py --check " + (dir / "export"));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("PASS"), std::string::npos) << r.output;
 }
@@ -238,64 +245,71 @@ TEST(Checkpoint, HalfPrecisionWeightsLoad) {
 
 // ---- bad checkpoints: a clear Error each, never a crash ----
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(BadCheckpoint, TruncatedAndLyingFiles) {
   test::TempDir dir;
   std::string bytes = read_file(golden_dir() + "/model.safetensors");
   test::write_text(dir / "t.safetensors", bytes.substr(0, bytes.size() / 2));
-  EXPECT_NE(error_of([&] { read_safetensors(dir / "t.safetensors"); }).find("outside"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { read_safetensors(dir / "t.safetensors"); }).find("outside"),
+            std::string::npos);
   test::write_text(dir / "s.safetensors", "abc");
-  EXPECT_NE(error_of([&] { read_safetensors(dir / "s.safetensors"); }).find("truncated"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { read_safetensors(dir / "s.safetensors"); }).find("truncated"),
+            std::string::npos);
   std::string lying = bytes;
   lying[5] = '\x7f';  // header length of ~10^14 bytes
   test::write_text(dir / "l.safetensors", lying);
-  EXPECT_NE(error_of([&] { read_safetensors(dir / "l.safetensors"); }).find("header claims"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { read_safetensors(dir / "l.safetensors"); }).find("header claims"),
+            std::string::npos);
   std::string garbage = bytes;
   garbage[8] = '#';  // header JSON broken
   test::write_text(dir / "g.safetensors", garbage);
-  EXPECT_NE(error_of([&] { read_safetensors(dir / "g.safetensors"); }).find("not valid JSON"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { read_safetensors(dir / "g.safetensors"); }).find("not valid JSON"),
+            std::string::npos);
 }
 
 TEST(BadCheckpoint, WrongDtypeShapeAndMissingTensors) {
   test::TempDir dir;
   std::vector<std::int32_t> ints(4, 1);
   write_safetensors(dir / "i.safetensors", {{"classifier.bias", "I32", {4}, ints.data()}}, {});
-  EXPECT_NE(error_of([&] { read_safetensors(dir / "i.safetensors"); }).find("has dtype I32"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { read_safetensors(dir / "i.safetensors"); }).find("has dtype I32"),
+            std::string::npos);
 
   auto weights = read_safetensors(golden_dir() + "/model.safetensors");
   auto missing = weights;
   missing.erase("bert.encoder.layer.2.output.dense.weight");
   BertForSequenceClassification m(BertConfig::load(golden_dir() + "/config.json"));
-  std::string msg = error_of([&] { load_state_dict(m, missing, "x"); });
-  EXPECT_NE(msg.find("missing: bert.encoder.layer.2.output.dense.weight"), std::string::npos) << msg;
+  std::string msg = test::error_of([&] { load_state_dict(m, missing, "x"); });
+  EXPECT_NE(msg.find("missing: bert.encoder.layer.2.output.dense.weight"), std::string::npos)
+      << msg;
   auto wrong = weights;
   wrong["bert.pooler.dense.weight"] = torch::zeros({64, 32});
-  msg = error_of([&] { load_state_dict(m, wrong, "x"); });
+  msg = test::error_of([&] { load_state_dict(m, wrong, "x"); });
   EXPECT_NE(msg.find("bert.pooler.dense.weight has shape [64, 32]"), std::string::npos) << msg;
   auto extra = weights;
   extra["bert.encoder.layer.7.output.dense.weight"] = torch::zeros({64, 128});
-  msg = error_of([&] { load_state_dict(m, extra, "x"); });
-  EXPECT_NE(msg.find("bert.encoder.layer.7.output.dense.weight is not a parameter"), std::string::npos) << msg;
+  msg = test::error_of([&] { load_state_dict(m, extra, "x"); });
+  EXPECT_NE(msg.find("bert.encoder.layer.7.output.dense.weight is not a parameter"),
+            std::string::npos)
+      << msg;
 }
 
 TEST(BadCheckpoint, PytorchBinProblems) {
   test::TempDir dir;
-  test::write_text(dir / "legacy.bin", std::string("\x80\x02\x8a\x0a" "lZ\xfc\x9c" "F\xf9 j\xa8P\x19.", 16));
-  EXPECT_NE(error_of([&] { read_pytorch_bin(dir / "legacy.bin"); }).find("legacy"), std::string::npos);
+  test::write_text(dir / "legacy.bin", std::string("\x80\x02\x8a\x0a"
+                                                   "lZ\xfc\x9c"
+                                                   "F\xf9 j\xa8P\x19.",
+                                                   16));
+  EXPECT_NE(test::error_of([&] { read_pytorch_bin(dir / "legacy.bin"); }).find("legacy"),
+            std::string::npos);
   test::write_text(dir / "junk.bin", "definitely not a checkpoint");
-  EXPECT_NE(error_of([&] { read_pytorch_bin(dir / "junk.bin"); }).find("not a torch.save zip"), std::string::npos);
+  EXPECT_NE(
+      test::error_of([&] { read_pytorch_bin(dir / "junk.bin"); }).find("not a torch.save zip"),
+      std::string::npos);
   std::string bytes = read_file(golden_dir() + "/pytorch_model.bin");
   test::write_text(dir / "half.bin", bytes.substr(0, bytes.size() / 2));
-  EXPECT_NE(error_of([&] { read_pytorch_bin(dir / "half.bin"); }).find("could not be read"), std::string::npos);
-  EXPECT_NE(error_of([&] { read_checkpoint_dir(dir.path()); }).find("neither"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { read_pytorch_bin(dir / "half.bin"); }).find("could not be read"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { read_checkpoint_dir(dir.path()); }).find("neither"),
+            std::string::npos);
 }
 
 TEST(BadCheckpoint, WrongConfig) {
@@ -303,13 +317,20 @@ TEST(BadCheckpoint, WrongConfig) {
   auto with = [&](const std::string& from, const std::string& to) {
     std::string s = good;
     s.replace(s.find(from), from.size(), to);
-    return error_of([&] { BertConfig::from_json(s, "config.json"); });
+    return test::error_of([&] { BertConfig::from_json(s, "config.json"); });
   };
-  EXPECT_NE(with("\"hidden_size\": 64", "\"hidden_size\": 65").find("not a multiple of num_attention_heads"), std::string::npos);
-  EXPECT_NE(with("\"model_type\": \"bert\"", "\"model_type\": \"gpt2\"").find("expected \"bert\""), std::string::npos);
-  EXPECT_NE(with("\"hidden_act\": \"gelu\"", "\"hidden_act\": \"swish\"").find("not supported"), std::string::npos);
-  EXPECT_NE(with("\"num_hidden_layers\": 4", "\"num_hidden_layers\": \"four\"").find("wrong type"), std::string::npos);
-  EXPECT_NE(error_of([&] { BertConfig::from_json("{", "config.json"); }).find("not valid JSON"), std::string::npos);
+  EXPECT_NE(with("\"hidden_size\": 64", "\"hidden_size\": 65")
+                .find("not a multiple of num_attention_heads"),
+            std::string::npos);
+  EXPECT_NE(with("\"model_type\": \"bert\"", "\"model_type\": \"gpt2\"").find("expected \"bert\""),
+            std::string::npos);
+  EXPECT_NE(with("\"hidden_act\": \"gelu\"", "\"hidden_act\": \"swish\"").find("not supported"),
+            std::string::npos);
+  EXPECT_NE(with("\"num_hidden_layers\": 4", "\"num_hidden_layers\": \"four\"").find("wrong type"),
+            std::string::npos);
+  EXPECT_NE(
+      test::error_of([&] { BertConfig::from_json("{", "config.json"); }).find("not valid JSON"),
+      std::string::npos);
 }
 
 // ---- runtime: device, precision, threads ----
@@ -334,7 +355,7 @@ TEST(Runtime, ThreadsAndValidation) {
   if (!torch::cuda::is_available()) {
     bad = RuntimeConfig{};
     bad.device = "cuda";
-    std::string msg = error_of([&] { bad.validate(); });
+    std::string msg = test::error_of([&] { bad.validate(); });
     EXPECT_NE(msg.find("has no CUDA"), std::string::npos) << msg;
   }
 }

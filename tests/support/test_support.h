@@ -1,7 +1,10 @@
 #pragma once
 // Helpers shared by pkd's tests: repository paths, running the `pkd` binary, temp directories.
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "core/error.h"
 
 namespace pkd::test {
 
@@ -35,6 +38,17 @@ class TempDir {
 };
 
 void write_text(const std::string& path, const std::string& text);
+
+// The message of the exception of type E that `f` throws, or "(no error)".
+template <class E = Error>
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 // Lines of a gzip file (zlib), without their '\n'.
 std::vector<std::string> read_gz_lines(const std::string& path);
 

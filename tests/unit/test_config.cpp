@@ -4,18 +4,10 @@
 #include "config/flags.h"
 #include "core/error.h"
 #include "preprocess/tokenize_config.h"
+#include "support/test_support.h"
 
 namespace pkd::config {
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 TEST(Config, ReadsTypedValuesAndKeepsDefaults) {
   Document d = Document::from_string(
@@ -32,7 +24,7 @@ TEST(Config, ReadsTypedValuesAndKeepsDefaults) {
 TEST(Config, UnknownKeyIsAnErrorWithSuggestionAndLocation) {
   Document d = Document::from_string("[tokenize]\nmax_seq_len = 64\n", "typo.toml");
   preprocess::TokenizeConfig c;
-  std::string msg = error_of([&] { d.read("tokenize", c); });
+  std::string msg = test::error_of<UsageError>([&] { d.read("tokenize", c); });
   EXPECT_NE(msg.find("unknown config key 'tokenize.max_seq_len'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("did you mean 'max_seq_length'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("typo.toml:2"), std::string::npos) << msg;
@@ -41,17 +33,19 @@ TEST(Config, UnknownKeyIsAnErrorWithSuggestionAndLocation) {
 TEST(Config, UnknownNestedKeyAndTable) {
   Document d = Document::from_string("[tokenize.custom]\nlabell = 3\n", "t.toml");
   preprocess::TokenizeConfig c;
-  EXPECT_NE(error_of([&] { d.read("tokenize", c); }).find("did you mean 'label'"),
+  EXPECT_NE(test::error_of<UsageError>([&] { d.read("tokenize", c); }).find("did you mean 'label'"),
             std::string::npos);
   Document d2 = Document::from_string("[tokenise]\ntask = \"x\"\n", "t.toml");
-  EXPECT_NE(error_of([&] { d2.check_tables({"tokenize"}); }).find("did you mean 'tokenize'"),
+  EXPECT_NE(test::error_of<UsageError>([&] {
+              d2.check_tables({"tokenize"});
+            }).find("did you mean 'tokenize'"),
             std::string::npos);
 }
 
 TEST(Config, TypeErrorsNameTheKey) {
   Document d = Document::from_string("[tokenize]\nmax_seq_length = \"long\"\n", "t.toml");
   preprocess::TokenizeConfig c;
-  std::string msg = error_of([&] { d.read("tokenize", c); });
+  std::string msg = test::error_of<UsageError>([&] { d.read("tokenize", c); });
   EXPECT_NE(msg.find("'tokenize.max_seq_length' must be an integer"), std::string::npos) << msg;
 }
 

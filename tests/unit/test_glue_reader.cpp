@@ -17,15 +17,6 @@ SplitData read(const std::string& task_name, const std::string& split, const std
   return read_split(*task, *task->find_split(split), path, policy);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(GlueReader, TaskNamesAndLabelOrder) {
   EXPECT_EQ(find_glue_task("sst2")->name, "SST-2");
   EXPECT_EQ(find_glue_task("sts-b")->name, "STS-B");
@@ -77,33 +68,34 @@ TEST(GlueReader, RegressionLabels) {
   SplitData d = read("STS-B", "dev", header + "0\tg\tf\ty\to\ts\ts\tA man .\tA dog .\t3.800\n");
   EXPECT_FLOAT_EQ(d.examples[0].score, 3.8f);
   std::string msg =
-      error_of([&] { read("STS-B", "dev", header + "0\tg\tf\ty\to\ts\ts\tA\tB\thigh\n"); });
+      test::error_of([&] { read("STS-B", "dev", header + "0\tg\tf\ty\to\ts\ts\tA\tB\thigh\n"); });
   EXPECT_NE(msg.find("line 2: label \"high\""), std::string::npos) << msg;
   EXPECT_NE(msg.find("not a finite number"), std::string::npos) << msg;
 }
 
 TEST(GlueReader, MalformedRowsNameFileLineAndExpectation) {
   const std::string header = "sentence\tlabel\n";
-  std::string msg = error_of([&] { read("SST-2", "train", header + "good .\t1\nbad row\n"); });
+  std::string msg =
+      test::error_of([&] { read("SST-2", "train", header + "good .\t1\nbad row\n"); });
   EXPECT_NE(
       msg.find(
           "SST-2-train.tsv' line 3: expected 2 tab-separated columns (as in the header), found 1"),
       std::string::npos)
       << msg;
-  msg = error_of([&] { read("SST-2", "train", header + "good .\tpositive\n"); });
+  msg = test::error_of([&] { read("SST-2", "train", header + "good .\tpositive\n"); });
   EXPECT_NE(msg.find("line 2: unknown label \"positive\" (column 'label'), expected one of: 0, 1"),
             std::string::npos)
       << msg;
-  msg = error_of([&] { read("SST-2", "train", header + "  \t1\n"); });
+  msg = test::error_of([&] { read("SST-2", "train", header + "  \t1\n"); });
   EXPECT_NE(msg.find("line 2: text_a (column 'sentence') is empty"), std::string::npos) << msg;
-  msg = error_of([&] { read("SST-2", "train", header + "caf\xC3\t1\n"); });
+  msg = test::error_of([&] { read("SST-2", "train", header + "caf\xC3\t1\n"); });
   EXPECT_NE(msg.find("line 2: invalid UTF-8 at byte 4"), std::string::npos) << msg;
-  msg = error_of([&] { read("SST-2", "train", "index\tsentence\n0\tgood .\n"); });
+  msg = test::error_of([&] { read("SST-2", "train", "index\tsentence\n0\tgood .\n"); });
   EXPECT_NE(msg.find("header mismatch"), std::string::npos) << msg;
   EXPECT_NE(msg.find("expected a column named 'label'"), std::string::npos) << msg;
-  msg = error_of([&] { read("SST-2", "train", header); });
+  msg = test::error_of([&] { read("SST-2", "train", header); });
   EXPECT_NE(msg.find("no usable data rows"), std::string::npos) << msg;
-  msg = error_of([&] { read("SST-2", "train", ""); });
+  msg = test::error_of([&] { read("SST-2", "train", ""); });
   EXPECT_NE(msg.find("is empty"), std::string::npos) << msg;
 }
 
@@ -156,7 +148,7 @@ TEST(GlueReader, WnliLabels) {
 
 TEST(GlueReader, MissingFile) {
   const TaskSpec* t = find_glue_task("SST-2");
-  std::string msg = error_of(
+  std::string msg = test::error_of(
       [&] { read_split(*t, *t->find_split("dev"), "/nonexistent/dev.tsv", BadRowPolicy::error); });
   EXPECT_NE(msg.find("'/nonexistent/dev.tsv' does not exist"), std::string::npos) << msg;
 }
