@@ -66,8 +66,23 @@ class Id {
   herr_t (*close_)(hid_t);
 };
 
+// IEEE 754 binary16, little-endian, built from the float32 type as h5py does.
+hid_t half_type() {
+  static const hid_t type = [] {
+    hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+    H5Tset_fields(t, 15, 10, 5, 0, 10);
+    H5Tset_size(t, 2);
+    H5Tset_ebias(t, 15);
+    H5Tlock(t);
+    return t;
+  }();
+  return type;
+}
+
 hid_t native(Type t) {
   switch (t) {
+    case Type::float16:
+      return half_type();
     case Type::int8:
       return H5T_NATIVE_INT8;
     case Type::int32:
@@ -95,6 +110,10 @@ constexpr Type type_of<std::int32_t>() {
 template <>
 constexpr Type type_of<std::int64_t>() {
   return Type::int64;
+}
+template <>
+constexpr Type type_of<Half>() {
+  return Type::float16;
 }
 template <>
 constexpr Type type_of<float>() {
@@ -285,13 +304,25 @@ double File::attr_double(const std::string& name) const {
 }
 
 template <class T>
-void File::write(const std::string& name, const std::vector<T>& data) {
-  hsize_t n = data.size();
-  Id space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+void File::write(const std::string& name, const std::vector<T>& data,
+                 std::vector<std::int64_t> dims) {
+  if (dims.empty()) dims = {static_cast<std::int64_t>(data.size())};
+  std::int64_t count = 1;
+  for (auto d : dims) count *= d;
+  if (count != static_cast<std::int64_t>(data.size()))
+    fail("internal: dataset '", name, "' has ", data.size(), " elements but its shape holds ",
+         count);
+  std::vector<hsize_t> shape(dims.begin(), dims.end()), chunk = shape;
+  Id space(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr), H5Sclose);
   Id props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  // ~256 KiB chunks: large enough to compress well, small enough to read a slice cheaply.
-  hsize_t chunk = std::max<hsize_t>(1, std::min<hsize_t>(n, (256 * 1024) / sizeof(T)));
-  PKD_H5_CHECK(H5Pset_chunk(props, 1, &chunk), "chunking '", name, "'");
+  // ~256 KiB chunks along the first dimension: large enough to compress well, small enough to
+  // read a slice cheaply.
+  hsize_t row = 1;
+  for (std::size_t i = 1; i < shape.size(); ++i) row *= std::max<hsize_t>(1, shape[i]);
+  chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(shape[0], (256 * 1024) / (sizeof(T) * row)));
+  for (std::size_t i = 1; i < chunk.size(); ++i) chunk[i] = std::max<hsize_t>(1, chunk[i]);
+  PKD_H5_CHECK(H5Pset_chunk(props, static_cast<int>(chunk.size()), chunk.data()), "chunking '",
+               name, "'");
   PKD_H5_CHECK(H5Pset_shuffle(props), "shuffle filter for '", name, "'");
   PKD_H5_CHECK(H5Pset_deflate(props, 4), "deflate filter for '", name, "'");
   PKD_H5_CHECK(H5Pset_fletcher32(props), "Fletcher32 filter for '", name, "'");
@@ -299,7 +330,7 @@ void File::write(const std::string& name, const std::vector<T>& data) {
                                   props, H5P_DEFAULT),
                        "cannot create dataset '", name, "' in '", path_, "'"),
           H5Dclose);
-  if (n > 0)
+  if (!data.empty())
     PKD_H5_CHECK(H5Dwrite(dset, native(type_of<T>()), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()),
                  "cannot write dataset '", name, "' in '", path_, "' (disk full?)");
 }
@@ -328,7 +359,7 @@ DatasetInfo File::dataset_info(const std::string& name) const {
   if (cls == H5T_INTEGER && H5Tget_sign(type) == H5T_SGN_2)
     t = size == 1 ? Type::int8 : size == 4 ? Type::int32 : Type::int64;
   else if (cls == H5T_FLOAT)
-    t = size == 4 ? Type::float32 : Type::float64;
+    t = size == 2 ? Type::float16 : size == 4 ? Type::float32 : Type::float64;
   else
     fail("dataset '", name, "' in '", path_, "' has an unsupported element type");
   return {t, dims, n};
@@ -349,26 +380,36 @@ std::vector<T> File::read(const std::string& name, std::int64_t start, std::int6
                  "cannot read dataset '", name, "' of '", path_, "' (corrupted file?)");
     return out;
   }
-  if (info.dims.size() != 1)
-    fail("partial reads need a 1-D dataset; '", name, "' has rank ", info.dims.size());
+  // A partial read selects whole rows along the first dimension.
+  std::int64_t row = 1;
+  for (std::size_t i = 1; i < info.dims.size(); ++i) row *= info.dims[i];
+  if (row == 0 || start % row != 0 || count % row != 0)
+    fail("internal: partial read of '", name, "' is not made of whole rows");
   Id file_space(H5Dget_space(dset), H5Sclose);
-  hsize_t offset = static_cast<hsize_t>(start), n = static_cast<hsize_t>(count);
-  PKD_H5_CHECK(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &offset, nullptr, &n, nullptr),
+  std::vector<hsize_t> offset(info.dims.size(), 0), extent(info.dims.begin(), info.dims.end());
+  offset[0] = static_cast<hsize_t>(start / row);
+  extent[0] = static_cast<hsize_t>(count / row);
+  PKD_H5_CHECK(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, offset.data(), nullptr,
+                                   extent.data(), nullptr),
                "selecting a slice of '", name, "'");
+  hsize_t n = static_cast<hsize_t>(count);
   Id mem_space(H5Screate_simple(1, &n, nullptr), H5Sclose);
   PKD_H5_CHECK(H5Dread(dset, native(type_of<T>()), mem_space, file_space, H5P_DEFAULT, out.data()),
                "cannot read dataset '", name, "' of '", path_, "' (corrupted file?)");
   return out;
 }
 
-template void File::write(const std::string&, const std::vector<std::int8_t>&);
-template void File::write(const std::string&, const std::vector<std::int32_t>&);
-template void File::write(const std::string&, const std::vector<std::int64_t>&);
-template void File::write(const std::string&, const std::vector<float>&);
-template void File::write(const std::string&, const std::vector<double>&);
+using Dims = std::vector<std::int64_t>;
+template void File::write(const std::string&, const std::vector<std::int8_t>&, Dims);
+template void File::write(const std::string&, const std::vector<std::int32_t>&, Dims);
+template void File::write(const std::string&, const std::vector<std::int64_t>&, Dims);
+template void File::write(const std::string&, const std::vector<Half>&, Dims);
+template void File::write(const std::string&, const std::vector<float>&, Dims);
+template void File::write(const std::string&, const std::vector<double>&, Dims);
 template std::vector<std::int8_t> File::read(const std::string&, std::int64_t, std::int64_t) const;
 template std::vector<std::int32_t> File::read(const std::string&, std::int64_t, std::int64_t) const;
 template std::vector<std::int64_t> File::read(const std::string&, std::int64_t, std::int64_t) const;
+template std::vector<Half> File::read(const std::string&, std::int64_t, std::int64_t) const;
 template std::vector<float> File::read(const std::string&, std::int64_t, std::int64_t) const;
 template std::vector<double> File::read(const std::string&, std::int64_t, std::int64_t) const;
 

@@ -8,8 +8,13 @@
 
 namespace pkd::h5 {
 
-// Element types of 1-D datasets.
-enum class Type { int8, int32, int64, float32, float64 };
+// Element types of datasets. float16 is stored as HDF5's IEEE half type (h5py reads it as
+// numpy.float16); in memory it is the raw 16-bit pattern (`Half`).
+enum class Type { int8, int32, int64, float16, float32, float64 };
+
+struct Half {
+  std::uint16_t bits;
+};
 
 struct DatasetInfo {
   Type type;
@@ -49,12 +54,14 @@ class File {
 
   // Datasets: written 1-D, chunked with shuffle -> deflate -> Fletcher32 (checksum last, so
   // corruption reads as a checksum error).
+  // `dims` is the row-major shape (default: 1-D of data.size()); its product must be data.size().
   template <class T>
-  void write(const std::string& name, const std::vector<T>& data);
+  void write(const std::string& name, const std::vector<T>& data,
+             std::vector<std::int64_t> dims = {});
   bool has_dataset(const std::string& name) const;
   DatasetInfo dataset_info(const std::string& name) const;
   // Reads elements [start, start+count) in row-major order, converted to T; count < 0 means to
-  // the end. Works for datasets of any rank (the flat element range).
+  // the end. For datasets of rank > 1 the range must cover whole rows of the first dimension.
   template <class T>
   std::vector<T> read(const std::string& name, std::int64_t start = 0,
                       std::int64_t count = -1) const;

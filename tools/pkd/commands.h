@@ -8,5 +8,6 @@ namespace pkd::cli {
 
 int run_tokenize_command(const std::vector<std::string>& args);
 int run_inspect_command(const std::vector<std::string>& args);
+int run_cache_teacher_command(const std::vector<std::string>& args);
 
 }  // namespace pkd::cli

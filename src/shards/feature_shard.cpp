@@ -1,0 +1,170 @@
+#include "shards/feature_shard.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/fs.h"
+
+namespace pkd::shards {
+
+std::string FeatureFingerprint::differences(const FeatureFingerprint& o) const {
+  std::vector<std::string> d;
+  if (teacher_config_sha256 != o.teacher_config_sha256) d.push_back("teacher config.json differs");
+  if (teacher_weights_sha256 != o.teacher_weights_sha256) d.push_back("teacher weights differ");
+  if (token_shard_sha256 != o.token_shard_sha256) d.push_back("token shard file differs");
+  if (token_settings != o.token_settings) d.push_back("tokenization settings differ");
+  return d.empty() ? "identical" : join(d, "; ");
+}
+
+void write_feature_manifest(const std::string& dir, const FeatureManifest& m) {
+  nlohmann::json shards = nlohmann::json::array();
+  for (const auto& s : m.shards)
+    shards.push_back({{"file", s.file},
+                      {"num_examples", s.num_examples},
+                      {"token_shard_sha256", s.token_shard_sha256}});
+  nlohmann::json j = {{"format", kFeatureManifestFormat},
+                      {"format_version", kFeatureShardVersion},
+                      {"teacher_dir", m.teacher_dir},
+                      {"teacher_config_sha256", m.teacher_config_sha256},
+                      {"teacher_weights_sha256", m.teacher_weights_sha256},
+                      {"token_dir", m.token_dir},
+                      {"token_settings", nlohmann::json::parse(m.token_settings)},
+                      {"num_layers", m.num_layers},
+                      {"hidden_size", m.hidden_size},
+                      {"num_labels", m.num_labels},
+                      {"num_examples", m.num_examples},
+                      {"dtype", m.dtype},
+                      {"tool_version", m.tool_version},
+                      {"created_utc", m.created_utc},
+                      {"shards", shards}};
+  write_file_atomic(dir + "/manifest.json", j.dump(2) + "\n");
+}
+
+FeatureManifest read_feature_manifest(const std::string& dir) {
+  const std::string path = dir + "/manifest.json";
+  if (!file_exists(path))
+    fail("'", path, "' does not exist: '", dir, "' is not a complete `pkd cache-teacher` output");
+  FeatureManifest m;
+  try {
+    auto j = nlohmann::json::parse(read_file(path));
+    if (j.value("format", "") != kFeatureManifestFormat)
+      fail("'", path, "' is not a pkd feature manifest (format '", j.value("format", ""), "')");
+    if (j.at("format_version").get<std::int64_t>() != kFeatureShardVersion)
+      fail("'", path, "' has format_version ", j.at("format_version").dump(), ", this pkd reads ",
+           kFeatureShardVersion);
+    m.teacher_dir = j.at("teacher_dir");
+    m.teacher_config_sha256 = j.at("teacher_config_sha256");
+    m.teacher_weights_sha256 = j.at("teacher_weights_sha256");
+    m.token_dir = j.at("token_dir");
+    m.token_settings = j.at("token_settings").dump();
+    m.num_layers = j.at("num_layers");
+    m.hidden_size = j.at("hidden_size");
+    m.num_labels = j.at("num_labels");
+    m.num_examples = j.at("num_examples");
+    m.dtype = j.at("dtype");
+    m.tool_version = j.at("tool_version");
+    m.created_utc = j.at("created_utc");
+    for (const auto& s : j.at("shards"))
+      m.shards.push_back({s.at("file"), s.at("num_examples"), s.at("token_shard_sha256")});
+  } catch (const nlohmann::json::exception& e) {
+    fail("'", path, "' is not a valid feature manifest: ", e.what());
+  }
+  return m;
+}
+
+void write_feature_shard(const std::string& path, const FeatureShard& s) {
+  const FeatureShardHeader& h = s.header;
+  std::string tmp = temp_path_for(path);
+  try {
+    h5::File f = h5::File::create(tmp);
+    f.set_attr("format", kFeatureShardFormat);
+    f.set_attr("format_version", kFeatureShardVersion);
+    f.set_attr("teacher_config_sha256", h.fingerprint.teacher_config_sha256);
+    f.set_attr("teacher_weights_sha256", h.fingerprint.teacher_weights_sha256);
+    f.set_attr("token_shard_sha256", h.fingerprint.token_shard_sha256);
+    f.set_attr("token_settings", h.fingerprint.token_settings);
+    f.set_attr("teacher_dir", h.teacher_dir);
+    f.set_attr("token_shard_file", h.token_shard_file);
+    f.set_attr("num_examples", h.num_examples);
+    f.set_attr("num_layers", h.num_layers);
+    f.set_attr("hidden_size", h.hidden_size);
+    f.set_attr("num_labels", h.num_labels);
+    f.set_attr("dtype", h.dtype);
+    f.set_attr("tool_version", h.tool_version);
+    f.set_attr("created_utc", h.created_utc);
+    f.write("logits", s.logits, {h.num_examples, h.num_labels});
+    const std::vector<std::int64_t> dims{h.num_layers + 1, h.num_examples, h.hidden_size};
+    if (h.dtype == "float16")
+      f.write("cls_hidden", s.cls_hidden_f16, dims);
+    else
+      f.write("cls_hidden", s.cls_hidden, dims);
+    f.write("example_ids", s.example_ids);
+    f.close();
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+  commit_file(tmp, path);
+}
+
+FeatureShardHeader read_feature_shard_header(const std::string& path) {
+  h5::File f = h5::File::open_read(path);
+  if (!f.has_attr("format") || f.attr_string("format") != kFeatureShardFormat)
+    fail("'", path, "' is not a pkd teacher-feature shard (expected attribute format = '",
+         kFeatureShardFormat, "')");
+  if (f.attr_int("format_version") != kFeatureShardVersion)
+    fail("'", path, "' is feature shard format version ", f.attr_int("format_version"),
+         "; this pkd reads version ", kFeatureShardVersion, ": re-run `pkd cache-teacher`");
+  FeatureShardHeader h;
+  h.fingerprint = {f.attr_string("teacher_config_sha256"), f.attr_string("teacher_weights_sha256"),
+                   f.attr_string("token_shard_sha256"), f.attr_string("token_settings")};
+  h.teacher_dir = f.attr_string("teacher_dir");
+  h.token_shard_file = f.attr_string("token_shard_file");
+  h.num_examples = f.attr_int("num_examples");
+  h.num_layers = f.attr_int("num_layers");
+  h.hidden_size = f.attr_int("hidden_size");
+  h.num_labels = f.attr_int("num_labels");
+  h.dtype = f.attr_string("dtype");
+  h.tool_version = f.attr_string("tool_version");
+  h.created_utc = f.attr_string("created_utc");
+  return h;
+}
+
+FeatureShard read_feature_shard(const std::string& path, const std::vector<std::int64_t>& layers) {
+  FeatureShard s;
+  s.header = read_feature_shard_header(path);
+  const FeatureShardHeader& h = s.header;
+  h5::File f = h5::File::open_read(path);
+  auto expect_dims = [&](const char* name, const std::vector<std::int64_t>& want) {
+    auto got = f.dataset_info(name).dims;
+    auto text = [](const std::vector<std::int64_t>& d) {
+      std::vector<std::string> parts;
+      for (auto x : d) parts.push_back(std::to_string(x));
+      return "[" + join(parts, ", ") + "]";
+    };
+    if (got != want)
+      fail("'", path, "': dataset ", name, " has shape ", text(got), ", expected ", text(want),
+           " from the attributes");
+  };
+  expect_dims("logits", {h.num_examples, h.num_labels});
+  expect_dims("cls_hidden", {h.num_layers + 1, h.num_examples, h.hidden_size});
+  expect_dims("example_ids", {h.num_examples});
+  s.logits = f.read<float>("logits");
+  s.example_ids = f.read<std::int64_t>("example_ids");
+  const std::int64_t row = h.num_examples * h.hidden_size;
+  if (layers.empty()) {
+    s.cls_hidden = f.read<float>("cls_hidden");
+  } else {
+    for (std::int64_t l : layers) {
+      if (l < 0 || l > h.num_layers)
+        fail("'", path, "' has [CLS] vectors of layers 0..", h.num_layers, ", layer ", l,
+             " was asked for");
+      auto part = f.read<float>("cls_hidden", l * row, row);
+      s.cls_hidden.insert(s.cls_hidden.end(), part.begin(), part.end());
+    }
+  }
+  return s;
+}
+
+}  // namespace pkd::shards

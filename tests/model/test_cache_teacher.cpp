@@ -1,0 +1,166 @@
+// `pkd cache-teacher` through the real binary, with the HuggingFace golden checkpoint as the
+// teacher: cached features equal a direct forward of each example alone (float32: 1e-5 relative
+// per example; float16: within half-precision rounding), re-runs skip, other teachers are refused.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "core/sha256.h"
+#include "model/checkpoint.h"
+#include "shards/feature_shard.h"
+#include "shards/manifest.h"
+#include "shards/token_shard.h"
+#include "support/test_support.h"
+
+namespace pkd::inference {
+namespace {
+
+std::string teacher_dir() {
+  return test::source_dir() + "/tests/data/bert/random-4L-64H";
+}
+
+class CacheTeacher : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // RTE dev: sentence pairs, some truncated to 128 tokens; 3 shards.
+    auto r =
+        test::run_pkd("tokenize --task RTE --data-dir " + test::source_dir() +
+                      "/data/glue/RTE --vocab " + test::source_dir() +
+                      "/data/vocab/vocab.txt --out " + (dir_ / "tokens") + " --shard-size 100");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  test::CommandResult cache(const std::string& out, const std::string& extra = "",
+                            const std::string& model = "") {
+    return test::run_pkd("cache-teacher --model " + (model.empty() ? teacher_dir() : model) +
+                         " --tokens " + (dir_ / "tokens/dev") + " --out " + (dir_ / out) +
+                         " --batch-size 16 " + extra);
+  }
+  // Every example alone through the teacher, compared with the cached features.
+  void expect_equal_to_direct_forward(const std::string& features, bool half) {
+    auto teacher = model::load_pretrained(teacher_dir());
+    teacher->eval();
+    torch::NoGradGuard no_grad;
+    shards::TokenManifest tokens = shards::read_manifest(dir_ / "tokens/dev");
+    shards::FeatureManifest m = shards::read_feature_manifest(dir_ / features);
+    ASSERT_EQ(m.shards.size(), tokens.shards.size());
+    EXPECT_EQ(m.dtype, half ? "float16" : "float32");
+    std::int64_t checked = 0;
+    for (const auto& entry : tokens.shards) {
+      auto t = shards::read_token_shard(dir_ / ("tokens/dev/" + entry.file));
+      auto f = shards::read_feature_shard(dir_ / (features + "/" + entry.file));
+      ASSERT_EQ(f.example_ids, t.example_ids);
+      const auto n = t.size(), layers = f.header.num_layers, hidden = f.header.hidden_size;
+      auto logits = torch::from_blob(f.logits.data(), {n, 2}, torch::kFloat);
+      auto cls = torch::from_blob(f.cls_hidden.data(), {layers + 1, n, hidden}, torch::kFloat);
+      for (std::int64_t k = 0; k < n; ++k) {
+        auto begin = t.offsets[static_cast<std::size_t>(k)],
+             end = t.offsets[static_cast<std::size_t>(k) + 1];
+        std::vector<std::int64_t> ids(t.input_ids.begin() + begin, t.input_ids.begin() + end);
+        std::vector<std::int64_t> types(t.token_type_ids.begin() + begin,
+                                        t.token_type_ids.begin() + end);
+        auto id_tensor = torch::tensor(ids).unsqueeze(0);
+        auto out = teacher(id_tensor, torch::tensor(types).unsqueeze(0),
+                           torch::ones_like(id_tensor), model::HiddenStates::cls);
+        auto direct_cls = torch::stack(out.hidden_states).select(1, 0);  // [L+1, H]
+        auto cached_cls = cls.select(1, k);
+        auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
+          return (a - b).norm().item<double>() / b.norm().item<double>();
+        };
+        ASSERT_LE(rel(logits[k], out.logits[0]), 1e-5) << entry.file << " example " << k;
+        if (half) {
+          // Each element is the float32 value rounded to float16: error <= 2^-11 relative.
+          auto tolerance = direct_cls.abs() * (1.0 / 2048) + 1e-6;
+          ASSERT_TRUE(((cached_cls - direct_cls).abs() <= tolerance).all().item<bool>())
+              << entry.file << " " << k;
+        } else {
+          ASSERT_LE(rel(cached_cls, direct_cls), 1e-5) << entry.file << " example " << k;
+        }
+        ++checked;
+      }
+    }
+    EXPECT_EQ(checked, 277);
+  }
+  test::TempDir dir_;
+};
+
+TEST_F(CacheTeacher, Float32FeaturesEqualADirectForward) {
+  auto r = cache("f32", "--dtype float32");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_equal_to_direct_forward("f32", false);
+}
+
+TEST_F(CacheTeacher, Float16FeaturesAreTheRoundedForward) {
+  auto r = cache("f16");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_equal_to_direct_forward("f16", true);
+  // Only the layers asked for are read.
+  auto all = shards::read_feature_shard(dir_ / "f16/shard-00000.h5");
+  auto some = shards::read_feature_shard(dir_ / "f16/shard-00000.h5", {2, 4});
+  const std::size_t row = static_cast<std::size_t>(100 * 64);
+  ASSERT_EQ(some.cls_hidden.size(), 2 * row);
+  EXPECT_TRUE(std::equal(some.cls_hidden.begin(), some.cls_hidden.begin() + row,
+                         all.cls_hidden.begin() + 2 * row));
+  EXPECT_TRUE(std::equal(some.cls_hidden.begin() + row, some.cls_hidden.end(),
+                         all.cls_hidden.begin() + 4 * row));
+}
+
+TEST_F(CacheTeacher, RerunsSkipAndOtherTeachersAreRefused) {
+  ASSERT_EQ(cache("f").exit_code, 0);
+  auto r = cache("f");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("up to date"), std::string::npos) << r.output;
+  // An interrupted run: no manifest, one shard missing -> only that shard is computed.
+  std::filesystem::remove(dir_ / "f/manifest.json");
+  std::filesystem::remove(dir_ / "f/shard-00001.h5");
+  r = cache("f");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 shards computed"), std::string::npos) << r.output;
+  // Another teacher: the same architecture with one weight changed.
+  auto other = model::load_pretrained(teacher_dir());
+  {
+    torch::NoGradGuard no_grad;
+    other->classifier->bias.add_(0.5);
+  }
+  model::export_pretrained(other, dir_ / "other_teacher", "");
+  r = cache("f", "", dir_ / "other_teacher");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("another teacher"), std::string::npos) << r.output;
+  r = cache("f", "--overwrite", dir_ / "other_teacher");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto h = shards::read_feature_shard_header(dir_ / "f/shard-00000.h5");
+  EXPECT_EQ(h.fingerprint.teacher_weights_sha256,
+            sha256_file(dir_ / "other_teacher/model.safetensors"));
+}
+
+TEST_F(CacheTeacher, BadInputs) {
+  auto r = test::run_pkd("cache-teacher --model " + (dir_ / "nowhere") + " --tokens " +
+                         (dir_ / "tokens/dev") + " --out " + (dir_ / "x"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("does not exist"), std::string::npos) << r.output;
+  r = test::run_pkd("cache-teacher --model " + teacher_dir() + " --tokens " + (dir_ / "tokens") +
+                    " --out " + (dir_ / "x"));
+  EXPECT_NE(r.output.find("is not a complete `pkd tokenize` split directory"), std::string::npos)
+      << r.output;
+  // A regression task's tokens with a 2-label teacher.
+  ASSERT_EQ(test::run_pkd("tokenize --task STS-B --data-dir " + test::source_dir() +
+                          "/data/glue/STS-B --vocab " + test::source_dir() +
+                          "/data/vocab/vocab.txt --out " + (dir_ / "stsb"))
+                .exit_code,
+            0);
+  r = test::run_pkd("cache-teacher --model " + teacher_dir() + " --tokens " + (dir_ / "stsb/dev") +
+                    " --out " + (dir_ / "x"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("has 2 outputs but task STS-B has 1 (regression)"), std::string::npos)
+      << r.output;
+  r = cache("x", "--dtype float8");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("cache_teacher.dtype must be float16 or float32"), std::string::npos)
+      << r.output;
+  r = cache("x", "--device cuda");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("has no CUDA"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace pkd::inference
