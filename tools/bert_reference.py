@@ -3,6 +3,9 @@
 the same LibTorch version as pkd), for two jobs:
 
 - the reference of bench/run_bert_forward_bench.sh (--bench);
+- the reference of bench/run_cache_bench.sh: the seed's way of caching a teacher
+  (--cache-bench TOKENS_DIR MODEL_DIR): every batch padded to 128, in file order;
+  --save-random DIR writes a random BERT-base teacher (config.json + pytorch_model.bin) for it;
 - an independent check of checkpoints (--check DIR): `transformers` is not available offline,
   so this model mirrors HF's module tree and semantics in plain torch.nn; DIR's weights
   (model.safetensors, else pytorch_model.bin) must load into it *strictly* (HF names and shapes)
@@ -202,20 +205,73 @@ def check(d):
     print("PASS: strict HF-name load, outputs within tolerance")
 
 
-def bench(a):
-    torch.set_num_threads(a.threads)
-    torch.set_num_interop_threads(1)
-    torch.manual_seed(0)
-    cfg = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-               vocab_size=30522, max_position_embeddings=512, type_vocab_size=2,
-               layer_norm_eps=1e-12, num_labels=2)
+BERT_BASE = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+                 vocab_size=30522, max_position_embeddings=512, type_vocab_size=2,
+                 layer_norm_eps=1e-12, num_labels=2)
+
+
+def random_model(cfg, seed=0):
+    torch.manual_seed(seed)
     model = BertForSequenceClassification(cfg)
     for mod in model.modules():  # HF-style init: N(0, 0.02) weights, zero bias, LN = identity
         if isinstance(mod, (nn.Linear, nn.Embedding)):
             nn.init.normal_(mod.weight, std=0.02)
         if isinstance(mod, nn.Linear):
             nn.init.zeros_(mod.bias)
-    model.eval()
+    return model.eval()
+
+
+def save_random(d):
+    os.makedirs(d, exist_ok=True)
+    cfg = dict(BERT_BASE, model_type="bert", hidden_act="gelu", id2label={"0": "0", "1": "1"})
+    torch.save(random_model(BERT_BASE).state_dict(), os.path.join(d, "pytorch_model.bin"))
+    json.dump(cfg, open(os.path.join(d, "config.json"), "w"), indent=2)
+
+
+def cache_bench(a, tokens_dir, model_dir):
+    """The seed's teacher pass: batches in file order, each padded to max_seq_length."""
+    import h5py
+    torch.set_num_threads(a.threads)
+    torch.set_num_interop_threads(1)
+    model = load(model_dir)
+    manifest = json.load(open(os.path.join(tokens_dir, "manifest.json")))
+    pad_to = manifest["settings"]["max_seq_length"]
+    examples = []
+    for shard in manifest["shards"]:
+        f = h5py.File(os.path.join(tokens_dir, shard["file"]), "r")
+        ids, tts, off = f["input_ids"][:], f["token_type_ids"][:], f["offsets"][:]
+        examples += [(ids[off[k]:off[k + 1]], tts[off[k]:off[k + 1]]) for k in range(len(off) - 1)]
+    logits = []
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for b in range(0, len(examples), a.batch):
+            chunk = examples[b:b + a.batch]
+            bi, bt, ba = (torch.zeros(len(chunk), pad_to, dtype=torch.long) for _ in range(3))
+            for k, (i, t) in enumerate(chunk):
+                bi[k, :len(i)], bt[k, :len(i)], ba[k, :len(i)] = torch.from_numpy(i), torch.from_numpy(t), 1
+            lo, _, cls = model(bi, bt, ba)
+            logits.append(lo)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"impl": "pytorch-eager padded to %d" % pad_to, "examples": len(examples),
+                      "threads": a.threads, "seconds": round(seconds, 3),
+                      "seq_per_s": round(len(examples) / seconds, 2)}), flush=True)
+    if a.compare:
+        # pkd's cached logits, shard by shard in the same order, must agree to float32 rounding.
+        ours = []
+        for shard in manifest["shards"]:
+            ours.append(torch.from_numpy(h5py.File(os.path.join(a.compare, shard["file"]), "r")["logits"][:]))
+        ours, ref = torch.cat(ours), torch.cat(logits).float()
+        err = ((ours - ref).norm() / ref.norm()).item()
+        print(f"pkd's cached logits vs this pass: relative error {err:.2e}")
+        if err > 1e-4:
+            raise SystemExit("FAIL: the cached logits differ from the reference")
+
+
+def bench(a):
+    torch.set_num_threads(a.threads)
+    torch.set_num_interop_threads(1)
+    cfg = BERT_BASE
+    model = random_model(cfg)
     for L in a.lengths:
         ids = torch.randint(0, cfg["vocab_size"], (a.batch, L))
         times = []
@@ -236,6 +292,9 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--check", metavar="DIR")
     p.add_argument("--bench", action="store_true")
+    p.add_argument("--save-random", metavar="DIR")
+    p.add_argument("--cache-bench", nargs=2, metavar=("TOKENS_DIR", "MODEL_DIR"))
+    p.add_argument("--compare", metavar="FEATURES_DIR", help="with --cache-bench: check pkd's cached logits")
     p.add_argument("--lengths", default="32,128", type=lambda s: [int(x) for x in s.split(",")])
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--iters", type=int, default=10)
@@ -246,5 +305,9 @@ if __name__ == "__main__":
         check(a.check)
     if a.bench:
         bench(a)
-    if not (a.check or a.bench):
+    if a.save_random:
+        save_random(a.save_random)
+    if a.cache_bench:
+        cache_bench(a, *a.cache_bench)
+    if not (a.check or a.bench or a.save_random or a.cache_bench):
         p.print_help()
