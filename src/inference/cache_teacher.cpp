@@ -1,4 +1,5 @@
 #include "inference/cache_teacher.h"
+#include "inference/predict.h"
 
 #include <torch/torch.h>
 
@@ -24,24 +25,6 @@ std::string weights_file(const std::string& dir) {
   for (const char* name : {"model.safetensors", "pytorch_model.bin"})
     if (file_exists(dir + "/" + name)) return dir + "/" + name;
   fail("teacher directory '", dir, "' has neither model.safetensors nor pytorch_model.bin");
-}
-
-// Fails unless the teacher can read these tokens and predict these labels.
-void check_compatible(const model::BertConfig& teacher, const shards::TokenShardHeader& tokens,
-                      const std::string& model_dir, const std::string& token_dir) {
-  if (tokens.vocab_size > teacher.vocab_size)
-    usage_fail("tokens in '", token_dir, "' use a ", tokens.vocab_size,
-               "-token vocabulary, the teacher '", model_dir, "' has vocab_size ",
-               teacher.vocab_size, ": tokenize with the teacher's vocab.txt");
-  if (tokens.max_seq_length > teacher.max_position_embeddings)
-    usage_fail("tokens in '", token_dir, "' are up to ", tokens.max_seq_length,
-               " long, the teacher has ", teacher.max_position_embeddings, " positions");
-  const std::int64_t task_labels =
-      tokens.regression ? 1 : static_cast<std::int64_t>(tokens.label_names.size());
-  if (task_labels != teacher.num_labels)
-    usage_fail("the teacher '", model_dir, "' has ", teacher.num_labels, " outputs but task ",
-               tokens.task, " has ", task_labels, tokens.regression ? " (regression)" : " labels",
-               ": is this the teacher of this task?");
 }
 
 // The features of one token shard, in its order.
@@ -107,8 +90,9 @@ CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
   teacher->to(runtime.device());
   teacher->eval();
   const auto& cfg = teacher->config();
-  check_compatible(cfg, shards::read_token_shard_header(c.tokens + "/" + tokens.shards[0].file),
-                   c.model, c.tokens);
+  check_model_fits_tokens(cfg,
+                          shards::read_token_shard_header(c.tokens + "/" + tokens.shards[0].file),
+                          c.model, c.tokens);
 
   shards::FeatureManifest m;
   m.teacher_dir = std::filesystem::absolute(c.model).string();

@@ -5,7 +5,10 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
 
+#include "core/fs.h"
 #include "core/sha256.h"
 #include "model/checkpoint.h"
 #include "shards/feature_shard.h"
@@ -160,6 +163,69 @@ TEST_F(CacheTeacher, BadInputs) {
   r = cache("x", "--device cuda");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("has no CUDA"), std::string::npos) << r.output;
+}
+
+// `pkd eval` and `pkd predict` with the golden teacher on RTE dev: the metric equals the accuracy
+// of a direct forward of every example alone; the submission file agrees with it.
+TEST_F(CacheTeacher, EvalAndPredictAgreeWithADirectForward) {
+  auto teacher = model::load_pretrained(teacher_dir());
+  teacher->eval();
+  torch::NoGradGuard no_grad;
+  shards::TokenManifest tokens = shards::read_manifest(dir_ / "tokens/dev");
+  std::map<std::int64_t, std::int64_t> gold, direct;
+  for (const auto& entry : tokens.shards) {
+    auto t = shards::read_token_shard(dir_ / ("tokens/dev/" + entry.file));
+    for (std::int64_t k = 0; k < t.size(); ++k) {
+      auto begin = t.offsets[static_cast<std::size_t>(k)],
+           end = t.offsets[static_cast<std::size_t>(k) + 1];
+      auto ids = torch::tensor(std::vector<std::int64_t>(t.input_ids.begin() + begin,
+                                                         t.input_ids.begin() + end))
+                     .unsqueeze(0);
+      auto types = torch::tensor(std::vector<std::int64_t>(t.token_type_ids.begin() + begin,
+                                                           t.token_type_ids.begin() + end))
+                       .unsqueeze(0);
+      direct[t.example_ids[static_cast<std::size_t>(k)]] =
+          teacher(ids, types, torch::ones_like(ids)).logits.argmax(1).item<std::int64_t>();
+      gold[t.example_ids[static_cast<std::size_t>(k)]] = t.labels[static_cast<std::size_t>(k)];
+    }
+  }
+  double correct = 0;
+  for (const auto& [id, label] : gold) correct += direct[id] == label;
+  const double expected = correct / static_cast<double>(gold.size());
+
+  auto r = test::run_pkd("eval --model " + teacher_dir() + " --tokens " + (dir_ / "tokens/dev") +
+                         " --out " + (dir_ / "eval_results.json") + " --batch-size 8");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto results = nlohmann::json::parse(read_file(dir_ / "eval_results.json"));
+  EXPECT_NEAR(results.at("dev").at("accuracy").get<double>(), expected, 1.0 / 277 + 1e-12)
+      << r.output;
+
+  r = test::run_pkd("predict --model " + teacher_dir() + " --tokens " + (dir_ / "tokens/dev") +
+                    " --out " + (dir_ / "RTE.tsv"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto lines = split(read_file(dir_ / "RTE.tsv"), '\n');
+  ASSERT_EQ(lines.size(), 279u);  // header + 277 rows + final newline
+  EXPECT_EQ(lines[0], "index\tprediction");
+  std::int64_t agree = 0;
+  for (std::size_t i = 1; i + 1 < lines.size(); ++i) {
+    auto f = split(lines[i], '\t');
+    ASSERT_EQ(f.size(), 2u) << lines[i];
+    EXPECT_EQ(std::stoll(f[0]), static_cast<std::int64_t>(i - 1));  // GLUE index order
+    ASSERT_TRUE(f[1] == "entailment" || f[1] == "not_entailment") << f[1];
+    agree += (f[1] == "entailment" ? 0 : 1) == direct[std::stoll(f[0])];
+  }
+  EXPECT_GE(agree, 276);
+}
+
+TEST_F(CacheTeacher, EvalNeedsLabels) {
+  ASSERT_EQ(test::run_pkd("tokenize --task SST-2 --data-dir " + test::source_dir() +
+                          "/data/glue/SST-2 --splits test --vocab " + test::source_dir() +
+                          "/data/vocab/vocab.txt --out " + (dir_ / "sst2"))
+                .exit_code,
+            0);
+  auto r = test::run_pkd("eval --model " + teacher_dir() + " --tokens " + (dir_ / "sst2/test"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("has no labels: use `pkd predict`"), std::string::npos) << r.output;
 }
 
 }  // namespace

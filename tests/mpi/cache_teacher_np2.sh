@@ -20,5 +20,13 @@ for f in "$work"/np1/shard-*.h5; do
   done
 done
 [[ -f "$work/np2/manifest.json" ]] || { echo "FAIL: no manifest"; status=1; }
+# pkd eval / predict: ranks share the shards, rank 0 gathers; the same numbers as one process.
+eval_args=(--model "$src/tests/data/bert/random-4L-64H" --tokens "$work/tokens/dev" --intra-op-threads 1)
+"$pkd" eval "${eval_args[@]}" > "$work/eval1.txt"
+mpirun_local -np 2 "$pkd" eval "${eval_args[@]}" > "$work/eval2.txt" 2>/dev/null
+cmp "$work/eval1.txt" "$work/eval2.txt" || { echo "FAIL: eval differs under 2 ranks"; cat "$work"/eval*.txt; status=1; }
+"$pkd" predict "${eval_args[@]}" --out "$work/p1.tsv" > /dev/null
+mpirun_local -np 2 "$pkd" predict "${eval_args[@]}" --out "$work/p2.tsv" > /dev/null 2>&1
+cmp "$work/p1.tsv" "$work/p2.tsv" || { echo "FAIL: predictions differ under 2 ranks"; status=1; }
 [[ $status -eq 0 ]] && echo "PASS: 2 ranks == 1 rank"
 exit $status

@@ -1,39 +1,27 @@
 #include <cstdio>
 
-#include "command_line.h"
 #include "commands.h"
-#include "core/error.h"
 #include "dist/comm.h"
 #include "inference/cache_teacher.h"
+#include "model_command.h"
 
 namespace pkd::cli {
 
 int run_cache_teacher_command(const std::vector<std::string>& args) {
   inference::CacheTeacherConfig config;
   model::RuntimeConfig runtime;
-  auto flags = config::flags_of("cache_teacher", config);
-  auto runtime_flags = config::flags_of("runtime", runtime);
-  flags.insert(flags.end(), runtime_flags.begin(), runtime_flags.end());
-  CommandLine cl = parse_command_line("cache-teacher", args, flags);
-  if (cl.help) {
-    std::printf(
-        "Usage: pkd cache-teacher --model MODEL_DIR --tokens SPLIT_DIR --out FEATURES_SPLIT_DIR\n"
-        "                         [--dtype float16|float32] [--batch-size N]\n\n"
-        "Runs the teacher once, in eval mode, over a split's token shards and writes its logits "
-        "and\n"
-        "the [CLS] vector of every layer: one feature shard per token shard, manifest last.\n"
-        "Examples are batched by length with dynamic padding. Under mpirun/srun the ranks share "
-        "the\n"
-        "shards; re-running skips complete shards.\n\n"
-        "Options ([cache_teacher] and [runtime] config tables):\n%s\n%s",
-        config::format_flag_help(flags).c_str(), common_flags_help().c_str());
+  if (!parse_model_command(
+          "cache-teacher", "cache_teacher",
+          "Usage: pkd cache-teacher --model MODEL_DIR --tokens SPLIT_DIR --out FEATURES_SPLIT_DIR\n"
+          "                         [--dtype float16|float32] [--batch-size N]\n\n"
+          "Runs the teacher once, in eval mode, over a split's token shards and writes its logits "
+          "and\n"
+          "the [CLS] vector of every layer: one feature shard per token shard, manifest last.\n"
+          "Examples are batched by length with dynamic padding. Under mpirun/srun the ranks share "
+          "the\n"
+          "shards; re-running skips complete shards.\n",
+          args, config, runtime))
     return 0;
-  }
-  if (!cl.positional.empty())
-    usage_fail("pkd cache-teacher takes no positional arguments, got '", cl.positional[0], "'");
-  cl.doc.check_tables({"cache_teacher", "runtime"});
-  cl.doc.read("cache_teacher", config);
-  cl.doc.read("runtime", runtime);
   dist::Comm& comm = dist::Comm::world();
   inference::CacheSummary s = inference::run_cache_teacher(config, runtime, comm);
   if (comm.is_root()) {

@@ -9,5 +9,7 @@ namespace pkd::cli {
 int run_tokenize_command(const std::vector<std::string>& args);
 int run_inspect_command(const std::vector<std::string>& args);
 int run_cache_teacher_command(const std::vector<std::string>& args);
+int run_eval_command(const std::vector<std::string>& args);
+int run_predict_command(const std::vector<std::string>& args);
 
 }  // namespace pkd::cli

@@ -25,6 +25,10 @@ const Command kCommands[] = {
     {"inspect", "summarise token shards or decode one example", pkd::cli::run_inspect_command},
     {"cache-teacher", "run the teacher once over token shards -> logits + [CLS] feature shards",
      pkd::cli::run_cache_teacher_command},
+    {"eval", "official GLUE metrics of a model on a labeled token split",
+     pkd::cli::run_eval_command},
+    {"predict", "GLUE submission file (index, prediction) for a token split",
+     pkd::cli::run_predict_command},
 };
 
 void print_usage() {
