@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "core/error.h"
@@ -71,6 +72,16 @@ std::int64_t Comm::max(std::int64_t value) {
   std::int64_t out = 0;
   PKD_MPI_CHECK(MPI_Allreduce(&value, &out, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD));
   return out;
+}
+
+void Comm::allreduce_sum(float* data, std::int64_t count) {
+  if (!mpi_) return;
+  // MPI counts are int: reduce in slices of at most 2^30 elements.
+  for (std::int64_t done = 0; done < count;) {
+    const int n = static_cast<int>(std::min<std::int64_t>(count - done, std::int64_t{1} << 30));
+    PKD_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data + done, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
+    done += n;
+  }
 }
 
 std::string Comm::broadcast(const std::string& value) {

@@ -25,6 +25,8 @@ class Comm {
   bool any(bool flag);
   std::int64_t sum(std::int64_t value);
   std::int64_t max(std::int64_t value);
+  // In-place element-wise sum over ranks of `count` floats (MPI_Allreduce).
+  void allreduce_sum(float* data, std::int64_t count);
   // Rank 0's string on every rank.
   std::string broadcast(const std::string& value);
   // Every rank's string on rank 0 (empty vector elsewhere).
