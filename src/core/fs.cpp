@@ -40,19 +40,26 @@ void commit_file(const std::string& from, const std::string& to) {
     fail("cannot rename '", from, "' to '", to, "': ", std::strerror(errno));
 }
 
-void write_file_atomic(const std::string& path, const std::string& content) {
+void write_via_temp(const std::string& path,
+                    const std::function<void(const std::string& temp)>& write) {
   std::string tmp = temp_path_for(path);
-  {
+  try {
+    write(tmp);
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+  commit_file(tmp, path);
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  write_via_temp(path, [&](const std::string& tmp) {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) fail("cannot create '", tmp, "': ", std::strerror(errno));
     out << content;
     out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      fail("write error in '", tmp, "' (disk full?)");
-    }
-  }
-  commit_file(tmp, path);
+    if (!out) fail("write error in '", tmp, "' (disk full?)");
+  });
 }
 
 int remove_stale_temp_files(const std::string& dir) {

@@ -2,12 +2,18 @@
 // File helpers. Every output pkd writes goes to a temporary name in the destination directory and
 // is renamed into place once complete, so a reader never sees a half-written file under its
 // final name and an interrupted job leaves only "*.tmp.*" files that the next run removes.
+#include <functional>
 #include <string>
 
 namespace pkd {
 
 // Reads a whole file; throws Error naming the path if it is missing or unreadable.
 std::string read_file(const std::string& path);
+
+// Calls `write(temp)` for a temporary path beside `path`, then renames the result onto `path`
+// (fsynced first). If `write` throws, the temporary file is removed and the error propagates.
+void write_via_temp(const std::string& path,
+                    const std::function<void(const std::string& temp)>& write);
 
 // Writes `content` to `path` atomically (temp file in the same directory, fsync, rename).
 void write_file_atomic(const std::string& path, const std::string& content);

@@ -146,16 +146,23 @@ void require(const std::string& value, const char* key, const char* table) {
   if (value.empty()) usage_fail(table, ".", key, " is required (--", key, ")");
 }
 
+// The part eval and predict share: check the keys, load the model, run it over the split.
+SplitPredictions predict_for(const char* table, const std::string& model_dir,
+                             const std::string& token_dir, std::int64_t batch_size,
+                             const model::RuntimeConfig& rc, dist::Comm& comm) {
+  require(model_dir, "model", table);
+  require(token_dir, "tokens", table);
+  if (batch_size < 1) usage_fail(table, ".batch_size must be at least 1, got ", batch_size);
+  model::Runtime runtime(rc, model::local_rank_count());
+  auto m = load_for(model_dir, token_dir, runtime);
+  return predict_split(m, runtime, token_dir, batch_size, comm);
+}
+
 }  // namespace
 
 std::map<std::string, double> run_eval(const EvalConfig& c, const model::RuntimeConfig& rc,
                                        dist::Comm& comm) {
-  require(c.model, "model", "eval");
-  require(c.tokens, "tokens", "eval");
-  if (c.batch_size < 1) usage_fail("eval.batch_size must be at least 1, got ", c.batch_size);
-  model::Runtime runtime(rc, model::local_rank_count());
-  auto m = load_for(c.model, c.tokens, runtime);
-  SplitPredictions p = predict_split(m, runtime, c.tokens, c.batch_size, comm);
+  SplitPredictions p = predict_for("eval", c.model, c.tokens, c.batch_size, rc, comm);
   std::map<std::string, double> result;
   if (comm.is_root()) {
     result = split_metrics(p);
@@ -183,13 +190,8 @@ std::string glue_submission_name(const std::string& task, const std::string& spl
 }
 
 std::int64_t run_predict(const PredictConfig& c, const model::RuntimeConfig& rc, dist::Comm& comm) {
-  require(c.model, "model", "predict");
-  require(c.tokens, "tokens", "predict");
   require(c.out, "out", "predict");
-  if (c.batch_size < 1) usage_fail("predict.batch_size must be at least 1, got ", c.batch_size);
-  model::Runtime runtime(rc, model::local_rank_count());
-  auto m = load_for(c.model, c.tokens, runtime);
-  SplitPredictions p = predict_split(m, runtime, c.tokens, c.batch_size, comm);
+  SplitPredictions p = predict_for("predict", c.model, c.tokens, c.batch_size, rc, comm);
   if (comm.is_root()) {
     std::string text = "index\tprediction\n";
     char buf[64];

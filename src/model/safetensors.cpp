@@ -167,8 +167,7 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsTen
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
-  std::string tmp = temp_path_for(path);
-  {
+  write_via_temp(path, [&](const std::string& tmp) {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) fail("cannot create '", tmp, "'");
     std::uint64_t n = text.size();
@@ -177,12 +176,8 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsTen
     for (std::size_t i = 0; i < tensors.size(); ++i)
       out.write(static_cast<const char*>(tensors[i].data), static_cast<std::streamsize>(sizes[i]));
     out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      fail("write error in '", tmp, "' (disk full?)");
-    }
-  }
-  commit_file(tmp, path);
+    if (!out) fail("write error in '", tmp, "' (disk full?)");
+  });
 }
 
 }  // namespace pkd::model

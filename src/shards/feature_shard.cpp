@@ -75,8 +75,7 @@ FeatureManifest read_feature_manifest(const std::string& dir) {
 
 void write_feature_shard(const std::string& path, const FeatureShard& s) {
   const FeatureShardHeader& h = s.header;
-  std::string tmp = temp_path_for(path);
-  try {
+  write_via_temp(path, [&](const std::string& tmp) {
     h5::File f = h5::File::create(tmp);
     f.set_attr("format", kFeatureShardFormat);
     f.set_attr("format_version", kFeatureShardVersion);
@@ -101,11 +100,7 @@ void write_feature_shard(const std::string& path, const FeatureShard& s) {
       f.write("cls_hidden", s.cls_hidden, dims);
     f.write("example_ids", s.example_ids);
     f.close();
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
-  }
-  commit_file(tmp, path);
+  });
 }
 
 FeatureShardHeader read_feature_shard_header(const std::string& path) {

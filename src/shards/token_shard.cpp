@@ -20,8 +20,7 @@ std::string utc_now() {
 
 void write_token_shard(const std::string& path, const TokenShard& s) {
   const TokenShardHeader& h = s.header;
-  std::string tmp = temp_path_for(path);
-  try {
+  write_via_temp(path, [&](const std::string& tmp) {
     h5::File f = h5::File::create(tmp);
     f.set_attr("format", kTokenShardFormat);
     f.set_attr("format_version", kTokenShardVersion);
@@ -55,11 +54,7 @@ void write_token_shard(const std::string& path, const TokenShard& s) {
       f.write("labels", s.labels);
     f.write("example_ids", s.example_ids);
     f.close();
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
-  }
-  commit_file(tmp, path);
+  });
 }
 
 TokenShardHeader read_token_shard_header(const std::string& path) {
