@@ -4,8 +4,31 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "shards/manifest.h"
 
 namespace pkd::data {
+
+shards::TokenShard load_split(const std::string& dir) {
+  shards::TokenManifest manifest = shards::read_manifest(dir);
+  shards::TokenShard all;
+  all.offsets = {0};
+  for (std::size_t i = 0; i < manifest.shards.size(); ++i) {
+    shards::TokenShard s = shards::read_token_shard(dir + "/" + manifest.shards[i].file);
+    if (i == 0) all.header = s.header;
+    const std::int64_t base = all.offsets.back();
+    for (std::size_t k = 1; k < s.offsets.size(); ++k) all.offsets.push_back(base + s.offsets[k]);
+    all.input_ids.insert(all.input_ids.end(), s.input_ids.begin(), s.input_ids.end());
+    all.token_type_ids.insert(all.token_type_ids.end(), s.token_type_ids.begin(),
+                              s.token_type_ids.end());
+    all.labels.insert(all.labels.end(), s.labels.begin(), s.labels.end());
+    all.scores.insert(all.scores.end(), s.scores.begin(), s.scores.end());
+    all.example_ids.insert(all.example_ids.end(), s.example_ids.begin(), s.example_ids.end());
+  }
+  all.header.first_example = 0;
+  all.header.num_examples = static_cast<std::int64_t>(all.example_ids.size());
+  all.header.num_tokens = static_cast<std::int64_t>(all.input_ids.size());
+  return all;
+}
 
 std::vector<std::vector<std::int64_t>> length_sorted_batches(const shards::TokenShard& shard,
                                                              std::int64_t batch_size) {

@@ -4,6 +4,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "shards/token_shard.h"
@@ -17,6 +18,10 @@ struct Batch {
   torch::Tensor labels;            // [B] int64 class ids (-1 unlabeled) or float32 scores
   std::vector<std::int64_t> rows;  // the examples' positions in the shard
 };
+
+// Every shard of a token split (through its manifest) as one in-memory shard: GLUE's training
+// splits fit in memory. The header is the first shard's, with the counts of the whole split.
+shards::TokenShard load_split(const std::string& dir);
 
 // Inference order: the shard's examples sorted by length (stable), cut into batches of at most
 // `batch_size`, so each batch holds examples of similar length and padding is minimal.

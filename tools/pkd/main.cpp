@@ -23,6 +23,8 @@ const Command kCommands[] = {
     {"tokenize", "GLUE/custom TSV files -> HDF5 token shards (WordPiece, HuggingFace ids)",
      pkd::cli::run_tokenize_command},
     {"inspect", "summarise token shards or decode one example", pkd::cli::run_inspect_command},
+    {"finetune", "train BERT on token shards (data-parallel): the teacher, or a student baseline",
+     pkd::cli::run_finetune_command},
     {"cache-teacher", "run the teacher once over token shards -> logits + [CLS] feature shards",
      pkd::cli::run_cache_teacher_command},
     {"eval", "official GLUE metrics of a model on a labeled token split",
