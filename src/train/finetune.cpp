@@ -15,6 +15,7 @@
 #include "inference/predict.h"
 #include "metrics/glue_metrics.h"
 #include "model/checkpoint.h"
+#include "shards/manifest.h"
 
 namespace pkd::train {
 namespace {
@@ -93,6 +94,22 @@ FinetuneResult run_finetune(const FinetuneConfig& c, const OptimizerConfig& oc,
                  "' has unlabeled examples (a test split?): train on a labeled split");
   auto m = build_model(c, train.header);
   inference::check_model_fits_tokens(m->config(), train.header, c.init, c.train);
+  if (!c.dev.empty()) {
+    // Fail now, not after the first epoch: the dev split must be the same task, tokenized alike.
+    shards::TokenManifest dev = shards::read_manifest(c.dev);
+    if (dev.task != train.header.task || dev.label_names != train.header.label_names)
+      usage_fail("finetune.dev '", c.dev, "' is task ", dev.task, " but finetune.train '", c.train,
+                 "' is task ", train.header.task, ": evaluate on a split of the same task");
+    if (dev.shards.empty()) fail("'", c.dev, "' has no token shards");
+    shards::TokenShardHeader dev_header =
+        shards::read_token_shard_header(c.dev + "/" + dev.shards[0].file);
+    if (dev_header.vocab_sha256 != train.header.vocab_sha256)
+      usage_fail("finetune.dev '", c.dev,
+                 "' was tokenized with another vocabulary than finetune.train '", c.train,
+                 "' (vocab sha256 ", dev_header.vocab_sha256.substr(0, 12), "... vs ",
+                 train.header.vocab_sha256.substr(0, 12), "...)");
+    inference::check_model_fits_tokens(m->config(), dev_header, c.init, c.dev);
+  }
   m->to(runtime.device());
   std::vector<torch::Tensor> params = m->parameters();
   auto reducer = parallel::GradientReducer::create(reduce, comm);

@@ -64,7 +64,7 @@ struct Outputs {
 };
 
 // Runs the examples in batches of `batch`, right-padded to the longest in each batch.
-Outputs run(BertForSequenceClassification& m, std::size_t batch, torch::ScalarType dtype) {
+Outputs run(BertForSequenceClassification& m, std::size_t batch) {
   torch::NoGradGuard no_grad;
   const Reference& r = reference();
   std::vector<torch::Tensor> logits, pooled;
@@ -95,7 +95,6 @@ Outputs run(BertForSequenceClassification& m, std::size_t batch, torch::ScalarTy
     layers.push_back(torch::cat(parts));
   }
   o.cls_hidden = torch::stack(layers);
-  (void)dtype;
   return o;
 }
 
@@ -127,14 +126,14 @@ class Golden : public ::testing::TestWithParam<std::string> {
 
 TEST_P(Golden, Float32AloneAndPaddedBatches) {
   auto m = model_from(weights(), torch::kFloat);
-  expect_matches_reference(run(m, 1, torch::kFloat), 1e-4, GetParam() + " alone");
-  expect_matches_reference(run(m, 16, torch::kFloat), 1e-4, GetParam() + " padded batches of 16");
+  expect_matches_reference(run(m, 1), 1e-4, GetParam() + " alone");
+  expect_matches_reference(run(m, 16), 1e-4, GetParam() + " padded batches of 16");
 }
 
 TEST_P(Golden, Float64IsExact) {
   auto m = model_from(weights(), torch::kDouble);
-  expect_matches_reference(run(m, 1, torch::kDouble), 1e-10, GetParam() + " float64 alone");
-  expect_matches_reference(run(m, 32, torch::kDouble), 1e-10, GetParam() + " float64 padded");
+  expect_matches_reference(run(m, 1), 1e-10, GetParam() + " float64 alone");
+  expect_matches_reference(run(m, 32), 1e-10, GetParam() + " float64 padded");
 }
 
 INSTANTIATE_TEST_SUITE_P(BothFormats, Golden, ::testing::Values("safetensors", "bin"));
@@ -158,7 +157,7 @@ TEST(Checkpoint, LegacyNamesLoadToTheSameOutputs) {
   }
   auto a = model_from(read_safetensors(golden_dir() + "/model.safetensors"), torch::kFloat);
   auto b = model_from(legacy, torch::kFloat);
-  EXPECT_TRUE(torch::equal(run(a, 8, torch::kFloat).logits, run(b, 8, torch::kFloat).logits));
+  EXPECT_TRUE(torch::equal(run(a, 8).logits, run(b, 8).logits));
 }
 
 TEST(Checkpoint, PretrainingCheckpointGetsANewClassifier) {
@@ -189,7 +188,7 @@ TEST(Checkpoint, ExportRoundTripsExactly) {
   back->eval();
   EXPECT_EQ(report.summary(), "all tensors matched");
   EXPECT_EQ(back->config().to_json(), m->config().to_json());
-  auto a = run(m, 16, torch::kFloat), b = run(back, 16, torch::kFloat);
+  auto a = run(m, 16), b = run(back, 16);
   EXPECT_TRUE(torch::equal(a.logits, b.logits));
   EXPECT_TRUE(torch::equal(a.cls_hidden, b.cls_hidden));
 }
@@ -239,7 +238,7 @@ TEST(Checkpoint, HalfPrecisionWeightsLoad) {
     write_safetensors(dir / "h.safetensors", tensors, {});
     auto m = model_from(read_safetensors(dir / "h.safetensors"), torch::kFloat);
     // Rounding the weights to 16 bits moves the outputs by about that much, not more.
-    EXPECT_LE(rel_err(run(m, 16, torch::kFloat).logits, reference().logits), 5e-2) << name;
+    EXPECT_LE(rel_err(run(m, 16).logits, reference().logits), 5e-2) << name;
   }
 }
 
@@ -368,13 +367,13 @@ TEST(Runtime, Bfloat16AutocastOnCpuStaysClose) {
   Outputs o;
   {
     Runtime::Autocast autocast(r);
-    o = run(m, 16, torch::kFloat);
+    o = run(m, 16);
   }
   // bfloat16 keeps 8 bits of mantissa: outputs move by about 1e-2 relative, not more.
   EXPECT_LE(rel_err(o.logits, reference().logits), 5e-2);
   EXPECT_GT(rel_err(o.logits, reference().logits), 1e-6);  // autocast really ran in bfloat16
   // And the scope ended: float32 again.
-  EXPECT_LE(rel_err(run(m, 16, torch::kFloat).logits, reference().logits), 1e-4);
+  EXPECT_LE(rel_err(run(m, 16).logits, reference().logits), 1e-4);
 }
 
 }  // namespace
