@@ -16,12 +16,11 @@ struct Batch {
   torch::Tensor token_type_ids;    // [B, T] int64
   torch::Tensor attention_mask;    // [B, T] int64: 1 for tokens, 0 for padding
   torch::Tensor labels;            // [B] int64 class ids (-1 unlabeled) or float32 scores
-  std::vector<std::int64_t> rows;  // the examples' positions in the shard
+  std::vector<std::int64_t> rows;  // the examples' positions in the shard (or split)
+  // Distillation only (undefined otherwise): the cached teacher outputs of these examples.
+  torch::Tensor teacher_logits;  // [B, C] float32
+  torch::Tensor teacher_cls;     // [layers, B, H] float32, the requested [CLS] rows
 };
-
-// Every shard of a token split (through its manifest) as one in-memory shard: GLUE's training
-// splits fit in memory. The header is the first shard's, with the counts of the whole split.
-shards::TokenShard load_split(const std::string& dir);
 
 // Inference order: the shard's examples sorted by length (stable), cut into batches of at most
 // `batch_size`, so each batch holds examples of similar length and padding is minimal.
@@ -30,5 +29,13 @@ std::vector<std::vector<std::int64_t>> length_sorted_batches(const shards::Token
 
 // The padded tensors of examples `rows` of `shard` (pad id 0).
 Batch collate(const shards::TokenShard& shard, const std::vector<std::int64_t>& rows);
+
+// Example `row` of `shard`: batches of a streaming window draw from several shards.
+struct ExampleRef {
+  const shards::TokenShard* shard;
+  std::int64_t row;
+};
+// The padded tensors of `examples` (of one task); batch.rows is left empty.
+Batch collate(const std::vector<ExampleRef>& examples);
 
 }  // namespace pkd::data

@@ -60,6 +60,12 @@ bool Comm::any(bool flag) {
   return global != 0;
 }
 
+void Comm::any_each(std::vector<std::uint8_t>& flags) {
+  if (!mpi_ || flags.empty()) return;
+  PKD_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, flags.data(), static_cast<int>(flags.size()),
+                              MPI_UINT8_T, MPI_MAX, MPI_COMM_WORLD));
+}
+
 std::int64_t Comm::sum(std::int64_t value) {
   if (!mpi_) return value;
   std::int64_t out = 0;

@@ -23,6 +23,8 @@ class Comm {
   void barrier();
   // True on every rank if `flag` is true on any rank: agreeing on a control-flow decision.
   bool any(bool flag);
+  // In place, element-wise: nonzero on return where any rank had nonzero (a bitmap union).
+  void any_each(std::vector<std::uint8_t>& flags);
   std::int64_t sum(std::int64_t value);
   std::int64_t max(std::int64_t value);
   // In-place element-wise sum over ranks of `count` floats (MPI_Allreduce).

@@ -21,12 +21,6 @@
 namespace pkd::inference {
 namespace {
 
-std::string weights_file(const std::string& dir) {
-  for (const char* name : {"model.safetensors", "pytorch_model.bin"})
-    if (file_exists(dir + "/" + name)) return dir + "/" + name;
-  fail("teacher directory '", dir, "' has neither model.safetensors nor pytorch_model.bin");
-}
-
 // The features of one token shard, in its order.
 shards::FeatureShard compute(model::BertForSequenceClassification& teacher,
                              const model::Runtime& runtime, const shards::TokenShard& tokens,
@@ -97,7 +91,7 @@ CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
   shards::FeatureManifest m;
   m.teacher_dir = std::filesystem::absolute(c.model).string();
   m.teacher_config_sha256 = sha256_file(c.model + "/config.json");
-  m.teacher_weights_sha256 = sha256_file(weights_file(c.model));
+  m.teacher_weights_sha256 = sha256_file(model::checkpoint_weights_file(c.model));
   m.token_dir = std::filesystem::absolute(c.tokens).string();
   m.token_settings = tokens.settings_json;
   m.num_layers = cfg.num_hidden_layers;

@@ -189,26 +189,28 @@ std::string glue_submission_name(const std::string& task, const std::string& spl
   return task + ".tsv";
 }
 
+void write_submission(const SplitPredictions& p, const std::string& path) {
+  std::string text = "index\tprediction\n";
+  char buf[64];
+  const auto labels = p.predicted_labels();
+  for (std::size_t i = 0; i < p.example_ids.size(); ++i) {
+    if (p.regression) {
+      std::snprintf(buf, sizeof buf, "%.3f", p.logits[i].at(0));
+      text += std::to_string(p.example_ids[i]) + "\t" + buf + "\n";
+    } else {
+      text += std::to_string(p.example_ids[i]) + "\t" +
+              p.label_names.at(static_cast<std::size_t>(labels[i])) + "\n";
+    }
+  }
+  write_file_atomic(path, text);
+  log_info("wrote ", p.example_ids.size(), " predictions to ", path,
+           " (GLUE's name for this file: ", glue_submission_name(p.task, p.split), ")");
+}
+
 std::int64_t run_predict(const PredictConfig& c, const model::RuntimeConfig& rc, dist::Comm& comm) {
   require(c.out, "out", "predict");
   SplitPredictions p = predict_for("predict", c.model, c.tokens, c.batch_size, rc, comm);
-  if (comm.is_root()) {
-    std::string text = "index\tprediction\n";
-    char buf[64];
-    const auto labels = p.predicted_labels();
-    for (std::size_t i = 0; i < p.example_ids.size(); ++i) {
-      if (p.regression) {
-        std::snprintf(buf, sizeof buf, "%.3f", p.logits[i].at(0));
-        text += std::to_string(p.example_ids[i]) + "\t" + buf + "\n";
-      } else {
-        text += std::to_string(p.example_ids[i]) + "\t" +
-                p.label_names.at(static_cast<std::size_t>(labels[i])) + "\n";
-      }
-    }
-    write_file_atomic(c.out, text);
-    log_info("wrote ", p.example_ids.size(), " predictions to ", c.out,
-             " (GLUE's name for this file: ", glue_submission_name(p.task, p.split), ")");
-  }
+  if (comm.is_root()) write_submission(p, c.out);
   comm.barrier();
   return static_cast<std::int64_t>(p.example_ids.size());
 }

@@ -38,6 +38,12 @@ SplitPredictions predict_split(model::BertForSequenceClassification& model,
                                const model::Runtime& runtime, const std::string& token_dir,
                                std::int64_t batch_size, dist::Comm& comm);
 
+// A GLUE submission file: "index<TAB>prediction" per example (label strings; 3 decimals for
+// regression), written atomically (rank 0's complete predictions).
+void write_submission(const SplitPredictions& p, const std::string& path);
+// GLUE's file name for a task's test split: "SST-2.tsv", "MNLI-m.tsv", ...
+std::string glue_submission_name(const std::string& task, const std::string& split);
+
 // Official metrics of a labeled split: {"accuracy": ..., "f1": ...}.
 std::map<std::string, double> split_metrics(const SplitPredictions& p);
 
@@ -78,8 +84,5 @@ std::map<std::string, double> run_eval(const EvalConfig& config,
 // Returns the number of predictions written (on rank 0).
 std::int64_t run_predict(const PredictConfig& config, const model::RuntimeConfig& runtime,
                          dist::Comm& comm);
-
-// GLUE's submission file name for a task's test split: "SST-2.tsv", "MNLI-m.tsv", ...
-std::string glue_submission_name(const std::string& task, const std::string& split);
 
 }  // namespace pkd::inference

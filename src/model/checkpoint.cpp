@@ -172,4 +172,25 @@ void export_pretrained(BertForSequenceClassification& model, const std::string& 
   if (!vocab_path.empty()) write_file_atomic(dir + "/vocab.txt", read_file(vocab_path));
 }
 
+void write_state_dict(const std::string& path, const StateDict& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  std::vector<torch::Tensor> owned;
+  std::vector<SafetensorsTensor> entries;
+  for (const auto& [name, t] : tensors) {
+    const bool f64 = t.scalar_type() == torch::kDouble;
+    if (!f64 && t.scalar_type() != torch::kFloat)
+      fail("internal: write_state_dict: '", name, "' is ", t.scalar_type(), ", not float32/64");
+    owned.push_back(t.detach().to(torch::kCPU).contiguous());
+    entries.push_back(
+        {name, f64 ? "F64" : "F32", owned.back().sizes().vec(), owned.back().data_ptr()});
+  }
+  write_safetensors(path, entries, metadata);
+}
+
+std::string checkpoint_weights_file(const std::string& dir) {
+  for (const char* name : {"model.safetensors", "pytorch_model.bin"})
+    if (file_exists(dir + "/" + name)) return dir + "/" + name;
+  fail("model directory '", dir, "' has neither model.safetensors nor pytorch_model.bin");
+}
+
 }  // namespace pkd::model

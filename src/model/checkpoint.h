@@ -22,8 +22,13 @@ using StateDict = std::map<std::string, torch::Tensor>;
 StateDict read_safetensors(const std::string& path);
 // Throws a clear Error for the legacy (pre-zip) torch.save format, with how to convert it.
 StateDict read_pytorch_bin(const std::string& path);
+// Writes float32/float64 tensors to a safetensors file, atomically, exactly (training checkpoints).
+void write_state_dict(const std::string& path, const StateDict& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
 // DIR/model.safetensors if present, else DIR/pytorch_model.bin.
 StateDict read_checkpoint_dir(const std::string& dir);
+// The weights file read_checkpoint_dir reads (what a teacher fingerprint hashes).
+std::string checkpoint_weights_file(const std::string& dir);
 
 struct LoadReport {
   std::vector<std::string> missing;     // model parameters the checkpoint lacks

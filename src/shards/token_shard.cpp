@@ -92,6 +92,18 @@ TokenShardHeader read_token_shard_header(const std::string& path) {
   return h;
 }
 
+std::vector<std::int64_t> read_token_shard_lengths(const std::string& path) {
+  const TokenShardHeader h = read_token_shard_header(path);
+  const auto offsets = h5::File::open_read(path).read<std::int64_t>("offsets");
+  if (offsets.size() != static_cast<std::size_t>(h.num_examples) + 1)
+    fail("'", path, "': dataset offsets has ", offsets.size(), " elements, expected ",
+         h.num_examples + 1, " (attribute num_examples)");
+  std::vector<std::int64_t> lengths;
+  for (std::size_t k = 0; k + 1 < offsets.size(); ++k)
+    lengths.push_back(offsets[k + 1] - offsets[k]);
+  return lengths;
+}
+
 TokenShard read_token_shard(const std::string& path) {
   TokenShard s;
   s.header = read_token_shard_header(path);

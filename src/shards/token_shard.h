@@ -46,6 +46,8 @@ struct TokenShard {
 void write_token_shard(const std::string& path, const TokenShard& shard);
 // Attributes only (cheap): checks the format name and version.
 TokenShardHeader read_token_shard_header(const std::string& path);
+// The token count of every example (from the offsets alone: cheap enough to index a split).
+std::vector<std::int64_t> read_token_shard_lengths(const std::string& path);
 // Everything, with consistency checks (lengths, offsets, id and label ranges).
 TokenShard read_token_shard(const std::string& path);
 

@@ -2,14 +2,18 @@
 // `pkd finetune`: trains BertForSequenceClassification on a task's token shards, data-parallel
 // over the ranks of the job, from a HuggingFace checkpoint or from random initialisation; the
 // teacher job, and the "fine-tuned k-layer student" baseline. Writes OUTPUT_DIR/model/ (the best
-// epoch by the dev metric, HF format), eval_results.json, metrics.jsonl and finetune.toml.
+// epoch by the dev metric, HF format), checkpoints/, eval_results.json, metrics.jsonl and
+// finetune.toml.
 #include <cstdint>
 #include <string>
 
 #include "dist/comm.h"
 #include "model/runtime.h"
 #include "parallel/gradient_reducer.h"
+#include "shards/token_shard.h"
+#include "train/loop_config.h"
 #include "train/optimizer.h"
+#include "train/trainer.h"
 
 namespace pkd::train {
 
@@ -36,45 +40,35 @@ struct RandomInitConfig {
 };
 
 struct FinetuneConfig {
-  std::string init;        // HuggingFace model directory, or "random"
-  std::string train;       // token split directory to train on
-  std::string dev;         // token split directory to evaluate each epoch ("" = none)
-  std::string output_dir;  // OUTPUT_DIR/model, eval_results.json, metrics.jsonl
-  std::int64_t epochs = 3;
-  std::int64_t batch_size = 32;  // global: examples per optimizer step over all ranks
-  std::int64_t max_steps = -1;   // stop after this many optimizer steps (-1: all epochs)
-  std::int64_t seed = 42;
-  std::int64_t bucket_batches = 50;  // length-bucketing window, in batches (1 = off)
-  std::int64_t eval_batch_size = 64;
-  std::int64_t log_every = 50;  // steps between progress lines
+  std::string init;              // HuggingFace model directory, or "random"
+  std::int64_t init_layers = 0;  // 0: all of init's layers; k: its embeddings + first k layers
+  LoopConfig loop;               // train, dev, output_dir, epochs, batch_size, ... (same table)
   RandomInitConfig random_init;
 
   template <class V>
   void visit(V& v) {
     v.field("init", init, "HuggingFace model directory to start from, or \"random\"");
-    v.field("train", train, "token split directory to train on (e.g. tokens/SST-2/train)");
-    v.field("dev", dev, "token split directory evaluated after each epoch (\"\" = none)");
-    v.field("output_dir", output_dir, "where the model, eval_results.json and metrics.jsonl go");
-    v.field("epochs", epochs, "passes over the training split");
-    v.field("batch_size", batch_size, "global batch: examples per optimizer step over all ranks");
-    v.field("max_steps", max_steps, "stop after this many optimizer steps (-1 = all epochs)");
-    v.field("seed", seed, "seed of initialisation, shuffling and dropout");
-    v.field("bucket_batches", bucket_batches, "length-bucketing window in batches (1 = off)");
-    v.field("eval_batch_size", eval_batch_size, "examples per forward pass when evaluating");
-    v.field("log_every", log_every, "optimizer steps between progress lines");
+    v.field("init_layers", init_layers,
+            "0 = all layers of init; k = its embeddings and first k layers (a k-layer student)");
+    loop.visit(v);
     v.table("random_init", random_init, "Architecture for init = \"random\"");
   }
   void validate() const;
 };
 
-struct FinetuneResult {
-  std::int64_t steps = 0;
-  double best_metric = 0;  // primary dev metric of the exported model (NaN without dev)
-  std::string metric_name;
-};
+// Exits with kExitPreempted when result.preempted (the caller's job).
+TrainResult run_finetune(const FinetuneConfig& config, const OptimizerConfig& optimizer,
+                         const model::RuntimeConfig& runtime, const parallel::ReduceConfig& reduce,
+                         dist::Comm& comm);
 
-FinetuneResult run_finetune(const FinetuneConfig& config, const OptimizerConfig& optimizer,
-                            const model::RuntimeConfig& runtime,
-                            const parallel::ReduceConfig& reduce, dist::Comm& comm);
+// The model a run starts from: a checkpoint (its classifier drawn anew when it does not fit the
+// task), cut to its embeddings and first `layers` layers when `layers` > 0 (PKD's student
+// initialisation); or, for init = "random", the `random_init` architecture. `dropout` >= 0
+// replaces the hidden and attention dropout of the config.
+model::BertForSequenceClassification build_classifier(const std::string& init, std::int64_t layers,
+                                                      double dropout,
+                                                      const RandomInitConfig& random_init,
+                                                      const shards::TokenShardHeader& tokens,
+                                                      const std::string& table);
 
 }  // namespace pkd::train

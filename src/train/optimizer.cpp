@@ -1,6 +1,9 @@
 #include "train/optimizer.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
+#include <cmath>
 
 #include "core/error.h"
 
@@ -17,24 +20,107 @@ void OptimizerConfig::validate() const {
     usage_fail("optimizer.warmup_proportion must be in [0, 1), got ", warmup_proportion);
 }
 
-std::unique_ptr<torch::optim::AdamW> make_adamw(torch::nn::Module& model,
-                                                const OptimizerConfig& c) {
-  std::vector<torch::Tensor> decay, no_decay;
+FusedAdamW::FusedAdamW(const torch::nn::Module& model, const OptimizerConfig& config)
+    : config_(config) {
   for (const auto& p : model.named_parameters()) {
-    const std::string& name = p.key();
-    (ends_with(name, "bias") || ends_with(name, "LayerNorm.weight") ? no_decay : decay)
-        .push_back(p.value());
+    if (!p.value().requires_grad()) continue;
+    names_.push_back(p.key());
+    params_.push_back(p.value());
+    exp_avg_.push_back(torch::zeros_like(p.value()));
+    exp_avg_sq_.push_back(torch::zeros_like(p.value()));
+    decay_.push_back(!(ends_with(p.key(), "bias") || ends_with(p.key(), "LayerNorm.weight")));
   }
-  auto options = [&](double wd) {
-    return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(c.learning_rate)
-                                                            .betas({c.adam_beta1, c.adam_beta2})
-                                                            .eps(c.adam_epsilon)
-                                                            .weight_decay(wd));
+}
+
+void FusedAdamW::step(double lr, double grad_scale) {
+  ++steps_;
+  const double b1 = config_.adam_beta1, b2 = config_.adam_beta2;
+  const double bias_correction1 = 1 - std::pow(b1, static_cast<double>(steps_));
+  const double bias_correction2_sqrt = std::sqrt(1 - std::pow(b2, static_cast<double>(steps_)));
+  // Scalars in float, as torch applies them to float tensors.
+  const auto step_size = static_cast<float>(lr / bias_correction1);
+  const auto beta1 = static_cast<float>(b1), beta2 = static_cast<float>(b2);
+  const auto one_minus_beta1 = static_cast<float>(1 - b1),
+             one_minus_beta2 = static_cast<float>(1 - b2);
+  const auto eps = static_cast<float>(config_.adam_epsilon);
+  const auto c2 = static_cast<float>(bias_correction2_sqrt);
+  const auto scale = static_cast<float>(grad_scale);
+  const bool scaled = grad_scale != 1.0;
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    torch::Tensor& p = params_[i];
+    torch::Tensor g = p.mutable_grad();
+    if (!g.defined()) fail("internal: parameter ", names_[i], " has no gradient");
+    const auto decay = static_cast<float>(1 - lr * (decay_[i] ? config_.weight_decay : 0.0));
+    if (!p.is_cpu() || !p.is_contiguous() || !g.is_contiguous() ||
+        p.scalar_type() != torch::kFloat) {
+      // Accelerators: the same arithmetic as tensor operations.
+      if (scaled) g.mul_(grad_scale);
+      p.mul_(decay);
+      exp_avg_[i].mul_(b1).add_(g, 1 - b1);
+      exp_avg_sq_[i].mul_(b2).addcmul_(g, g, 1 - b2);
+      p.addcdiv_(exp_avg_[i], (exp_avg_sq_[i].sqrt() / bias_correction2_sqrt).add_(eps),
+                 -lr / bias_correction1);
+      g.zero_();
+      continue;
+    }
+    float* pp = p.data_ptr<float>();
+    float* gp = g.data_ptr<float>();
+    float* mp = exp_avg_[i].data_ptr<float>();
+    float* vp = exp_avg_sq_[i].data_ptr<float>();
+    at::parallel_for(0, p.numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t k = begin; k < end; ++k) {
+        const float grad = scaled ? gp[k] * scale : gp[k];
+        gp[k] = 0;
+        const float param = pp[k] * decay;
+        const float m = mp[k] * beta1 + grad * one_minus_beta1;
+        const float v = vp[k] * beta2 + grad * grad * one_minus_beta2;
+        mp[k] = m;
+        vp[k] = v;
+        pp[k] = param - step_size * (m / (std::sqrt(v) / c2 + eps));
+      }
+    });
+  }
+}
+
+std::map<std::string, torch::Tensor> FusedAdamW::state() const {
+  std::map<std::string, torch::Tensor> s;
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    s["exp_avg." + names_[i]] = exp_avg_[i];
+    s["exp_avg_sq." + names_[i]] = exp_avg_sq_[i];
+  }
+  s["step"] = torch::full({1}, static_cast<double>(steps_), torch::kDouble);
+  return s;
+}
+
+void FusedAdamW::load_state(const std::map<std::string, torch::Tensor>& state,
+                            const std::string& where) {
+  auto get = [&](const std::string& name, const torch::Tensor& like) {
+    auto it = state.find(name);
+    if (it == state.end()) fail(where, " lacks optimizer state '", name, "'");
+    if (it->second.sizes() != like.sizes())
+      fail(where, ": optimizer state '", name, "' has shape ", it->second.sizes(), ", expected ",
+           like.sizes(), " (a checkpoint of another model?)");
+    return it->second;
   };
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, options(c.weight_decay));
-  groups.emplace_back(no_decay, options(0.0));
-  return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(c.learning_rate));
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    exp_avg_[i].copy_(get("exp_avg." + names_[i], exp_avg_[i]));
+    exp_avg_sq_[i].copy_(get("exp_avg_sq." + names_[i], exp_avg_sq_[i]));
+  }
+  steps_ = static_cast<std::int64_t>(get("step", torch::zeros({1})).item<double>());
+}
+
+double clip_factor(const std::vector<torch::Tensor>& params, double max_norm) {
+  if (max_norm <= 0) return 1.0;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> norms;
+  for (const auto& p : params)
+    if (p.grad().defined()) norms.push_back(p.grad().norm(2));
+  if (norms.empty()) return 1.0;
+  const double total = torch::stack(norms).norm(2).item<double>();
+  const double factor = max_norm / (total + 1e-6);
+  return factor < 1 ? factor : 1.0;
 }
 
 double linear_schedule(std::int64_t step, std::int64_t warmup_steps, std::int64_t total_steps) {
@@ -43,11 +129,6 @@ double linear_schedule(std::int64_t step, std::int64_t warmup_steps, std::int64_
   return std::max(0.0,
                   static_cast<double>(total_steps - step) /
                       static_cast<double>(std::max<std::int64_t>(1, total_steps - warmup_steps)));
-}
-
-void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups())
-    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 }
 
 }  // namespace pkd::train

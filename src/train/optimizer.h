@@ -1,10 +1,13 @@
 #pragma once
-// AdamW with HuggingFace's fine-tuning conventions: no weight decay on biases and LayerNorm
-// weights, bias correction on; and transformers' linear warmup + linear decay schedule.
+// The optimizer of fine-tuning and distillation: a fused AdamW with HuggingFace's conventions
+// (no weight decay on biases and LayerNorm weights, bias correction on), transformers' linear
+// warmup + linear decay schedule, and global-norm gradient clipping.
 #include <torch/torch.h>
 
 #include <cstdint>
-#include <memory>
+#include <map>
+#include <string>
+#include <vector>
 
 namespace pkd::train {
 
@@ -29,15 +32,42 @@ struct OptimizerConfig {
   void validate() const;
 };
 
-// Two parameter groups: with decay, and without (names ending in "bias" or "LayerNorm.weight").
-std::unique_ptr<torch::optim::AdamW> make_adamw(torch::nn::Module& model,
-                                                const OptimizerConfig& config);
+// AdamW (torch.optim.AdamW's arithmetic, which transformers' Trainer uses) as one fused pass per
+// parameter, split over the intra-op threads: reads parameter, gradient and both moments once,
+// writes them once, and zeroes the gradient for the next step. The unfused update makes ~10 passes
+// over memory; with short GLUE sentences the update over a BERT's 23M-parameter word embedding
+// otherwise costs more than the forward and backward (BENCHMARKS.md). No weight decay on biases
+// and LayerNorm weights (names ending in "bias" or "LayerNorm.weight"), as HuggingFace does.
+class FusedAdamW {
+ public:
+  FusedAdamW(const torch::nn::Module& model, const OptimizerConfig& config);
+
+  // One update with learning rate `lr`, the gradients first multiplied by `grad_scale` (global
+  // norm clipping); gradients are zero afterwards. Gradients must be defined.
+  void step(double lr, double grad_scale = 1.0);
+  std::int64_t steps() const { return steps_; }
+  const std::vector<torch::Tensor>& parameters() const { return params_; }
+
+  // "exp_avg.<param>", "exp_avg_sq.<param>" and "step" (a float64 scalar): for checkpoints.
+  std::map<std::string, torch::Tensor> state() const;
+  // Throws naming `where` when a tensor is missing or has another shape.
+  void load_state(const std::map<std::string, torch::Tensor>& state, const std::string& where);
+
+ private:
+  OptimizerConfig config_;
+  std::vector<std::string> names_;
+  std::vector<torch::Tensor> params_, exp_avg_, exp_avg_sq_;
+  std::vector<bool> decay_;
+  std::int64_t steps_ = 0;
+};
+
+// The factor that clips the global L2 norm of `params`' gradients to `max_norm` (1 when it is
+// below, or when max_norm <= 0), as torch.nn.utils.clip_grad_norm_ computes it.
+double clip_factor(const std::vector<torch::Tensor>& params, double max_norm);
 
 // transformers' get_linear_schedule_with_warmup: the multiplier of the peak learning rate for
 // optimizer step `step` (0-based; the scheduler is stepped after the optimizer, so step 0 of a
 // warmup runs at 0).
 double linear_schedule(std::int64_t step, std::int64_t warmup_steps, std::int64_t total_steps);
-
-void set_learning_rate(torch::optim::AdamW& optimizer, double lr);
 
 }  // namespace pkd::train

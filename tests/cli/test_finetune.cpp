@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/fs.h"
+#include "model/checkpoint.h"
 #include "support/test_support.h"
 
 namespace pkd::test {
@@ -65,7 +66,63 @@ TEST(Finetune, BadConfigurations) {
   r = run_pkd("finetune --init random --train " + (dir / "t/test") + " --output-dir " +
               (dir / "o"));
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("has unlabeled examples"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("is unlabeled (a test split?)"), std::string::npos) << r.output;
+}
+
+// Gradient accumulation splits the global batch without changing the result (float tolerance);
+// streaming windows over several shards train the same way as the whole split in memory; and
+// a checkpointed output directory is never overwritten or resumed with other settings.
+TEST(Finetune, AccumulationWindowsAndCheckpointGuards) {
+  TempDir dir;
+  std::string train = read_file(source_dir() + "/data/glue/SST-2/train.tsv");
+  std::size_t cut = 0;
+  for (int lines = 0; lines < 201; ++lines) cut = train.find('\n', cut) + 1;
+  write_text(dir / "data/train.tsv", train.substr(0, cut));
+  ASSERT_EQ(
+      run_pkd("tokenize --task SST-2 --data-dir " + (dir / "data") + " --vocab " + source_dir() +
+              "/data/vocab/vocab.txt --shard-size 50 --out " + (dir / "tokens"))
+          .exit_code,
+      0);
+  const std::string base = "finetune --init random --train " + (dir / "tokens/train") +
+                           " --hidden-size 32 --intermediate-size 64 --hidden-dropout-prob 0"
+                           " --attention-probs-dropout-prob 0 --batch-size 20 --max-steps 6"
+                           " --learning-rate 1e-3 --intra-op-threads 1 --log-level warn";
+  for (const char* variant : {"plain", "accumulate", "windows"}) {
+    std::string extra = std::string(variant) == "accumulate" ? " --gradient-accumulation-steps 4"
+                        : std::string(variant) == "windows"  ? " --window-examples 0"
+                                                             : " --window-examples 1000";
+    auto r = run_pkd(base + extra + " --output-dir " + (dir / variant));
+    ASSERT_EQ(r.exit_code, 0) << variant << r.output;
+  }
+  auto params = [&](const char* variant) {
+    return read_file(dir / (std::string(variant) + "/checkpoints/step-00000006/model.safetensors"));
+  };
+  // Same order (one window covers the split either way), same sums: bitwise here.
+  EXPECT_EQ(params("plain"), params("windows"));
+  // Accumulation sums the 4 micro-batches' gradients in another order: float tolerance.
+  auto plain = model::read_safetensors(dir / "plain/checkpoints/step-00000006/model.safetensors");
+  auto accumulated =
+      model::read_safetensors(dir / "accumulate/checkpoints/step-00000006/model.safetensors");
+  double worst = 0;
+  for (const auto& [name, t] : plain)
+    worst = std::max(worst, (t - accumulated.at(name)).abs().max().item<double>());
+  EXPECT_LT(worst, 1e-5);
+  EXPECT_NE(params("plain"), params("accumulate"));  // really another summation order
+
+  // Streaming with windows of 2 shards (100 examples) of the 4: trains, and holds fewer shards.
+  auto r = run_pkd(base + " --window-examples 100 --output-dir " + (dir / "stream"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  // An existing checkpoint is neither overwritten nor resumed with other settings.
+  r = run_pkd(base + " --output-dir " + (dir / "plain"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("pass --resume to continue it"), std::string::npos) << r.output;
+  r = run_pkd(base + " --learning-rate 5e-4 --resume --output-dir " + (dir / "plain"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("written with another configuration"), std::string::npos) << r.output;
+  // Resuming a finished run does nothing and succeeds (a requeued job that had finished).
+  r = run_pkd(base + " --window-examples 1000 --resume --output-dir " + (dir / "plain"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
 }  // namespace

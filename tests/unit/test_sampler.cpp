@@ -85,5 +85,55 @@ TEST(Sampler, DropLastAndBadOptions) {
   EXPECT_THROW(DistributedBatchSampler(random_lengths(5), o, 0, 1), UsageError);
 }
 
+// Streaming: every batch draws from one window of shards, windows hold at least
+// window_examples (but the last), every example comes once per epoch, the shard order changes
+// between epochs, and total_steps sums the epochs.
+TEST(Sampler, WindowsOfShardsBoundWhatABatchTouches) {
+  const std::vector<std::int64_t> sizes = {30, 25, 40, 10, 35};  // 140 examples in 5 shards
+  const auto lengths = random_lengths(140);
+  SamplerOptions o;
+  o.global_batch_size = 8;
+  o.window_examples = 50;
+  DistributedBatchSampler s(lengths, o, 0, 1, sizes);
+  std::vector<std::int64_t> begin = {0};
+  for (auto n : sizes) begin.push_back(begin.back() + n);
+  auto shard_of = [&](std::int64_t e) {
+    return static_cast<std::int64_t>(std::upper_bound(begin.begin(), begin.end(), e) -
+                                     begin.begin()) -
+           1;
+  };
+  std::vector<std::vector<std::int64_t>> first_windows;
+  std::int64_t total = 0;
+  for (std::int64_t epoch = 0; epoch < 3; ++epoch) {
+    std::set<std::int64_t> seen;
+    std::vector<std::vector<std::int64_t>> windows;
+    for (std::int64_t step = 0; step < s.steps_per_epoch(epoch); ++step) {
+      const auto& window = s.window_shards(epoch, step);
+      if (windows.empty() || windows.back() != window) windows.push_back(window);
+      for (auto e : s.global_batch(epoch, step)) {
+        EXPECT_TRUE(seen.insert(e).second);
+        EXPECT_NE(std::find(window.begin(), window.end(), shard_of(e)), window.end());
+      }
+    }
+    EXPECT_EQ(seen.size(), 140u);
+    std::set<std::int64_t> shards;
+    for (std::size_t w = 0; w < windows.size(); ++w) {
+      std::int64_t n = 0;
+      for (auto sh : windows[w]) {
+        EXPECT_TRUE(shards.insert(sh).second);
+        n += sizes[static_cast<std::size_t>(sh)];
+      }
+      if (w + 1 < windows.size()) EXPECT_GE(n, 50);
+    }
+    EXPECT_EQ(shards.size(), 5u);
+    if (epoch == 0)
+      first_windows = windows;
+    else
+      EXPECT_NE(windows, first_windows);  // the shard order is shuffled per epoch
+    total += s.steps_per_epoch(epoch);
+  }
+  EXPECT_EQ(s.total_steps(3), total);
+}
+
 }  // namespace
 }  // namespace pkd::data

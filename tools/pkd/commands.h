@@ -12,5 +12,6 @@ int run_cache_teacher_command(const std::vector<std::string>& args);
 int run_eval_command(const std::vector<std::string>& args);
 int run_predict_command(const std::vector<std::string>& args);
 int run_finetune_command(const std::vector<std::string>& args);
+int run_distill_command(const std::vector<std::string>& args);
 
 }  // namespace pkd::cli

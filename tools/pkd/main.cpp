@@ -25,6 +25,8 @@ const Command kCommands[] = {
     {"inspect", "summarise token shards or decode one example", pkd::cli::run_inspect_command},
     {"finetune", "train BERT on token shards (data-parallel): the teacher, or a student baseline",
      pkd::cli::run_finetune_command},
+    {"distill", "train a k-layer student with Patient Knowledge Distillation from cached features",
+     pkd::cli::run_distill_command},
     {"cache-teacher", "run the teacher once over token shards -> logits + [CLS] feature shards",
      pkd::cli::run_cache_teacher_command},
     {"eval", "official GLUE metrics of a model on a labeled token split",

@@ -1,0 +1,65 @@
+#pragma once
+// Streaming a token split (and, for distillation, its teacher features) window by window, so a
+// training rank holds one window of shards in memory instead of the whole split.
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/batching.h"
+#include "shards/feature_shard.h"
+#include "shards/manifest.h"
+
+namespace pkd::data {
+
+// The cheap index of a token split: its manifest, first shard header and every example's
+// length, read from the shards' offsets only.
+struct SplitIndex {
+  std::string dir;
+  shards::TokenManifest manifest;
+  shards::TokenShardHeader header;  // the first shard's
+  std::vector<std::int64_t> lengths;
+  std::vector<std::int64_t> shard_sizes;
+};
+SplitIndex index_split(const std::string& dir);
+
+// Teacher features to attach to the batches: FEATURES/<split> and which rows of cls_hidden
+// (0 = embeddings output, l = layer l) the loss needs.
+struct FeatureRequest {
+  std::string dir;
+  std::vector<std::int64_t> layers;
+};
+
+// Checks that the feature split was computed from exactly these token shards (same files,
+// sha256, tokenization settings and counts) and holds the requested layers; returns its
+// manifest. Errors name both directories and the first difference.
+shards::FeatureManifest check_features_match(const SplitIndex& tokens, const FeatureRequest& f);
+
+// One window of shards in memory: tokens and, when requested, teacher features.
+class WindowLoader {
+ public:
+  // `require_labels`: refuse unlabeled examples (training on a test split).
+  WindowLoader(const SplitIndex& index, FeatureRequest features, bool require_labels);
+
+  // Makes `shards` the window in memory (a no-op when it already is).
+  void load(const std::vector<std::int64_t>& shards);
+  // The padded batch of split examples `examples` (all in the loaded window); with features,
+  // batch.teacher_logits [B, C] and batch.teacher_cls [layers, B, H] (float32).
+  Batch collate(const std::vector<std::int64_t>& examples) const;
+
+ private:
+  struct Loaded {
+    std::int64_t shard;
+    shards::TokenShard tokens;
+    shards::FeatureShard features;
+  };
+  const SplitIndex& index_;
+  FeatureRequest features_;
+  bool require_labels_;
+  std::vector<std::int64_t> shard_begin_;
+  std::vector<std::int64_t> loaded_ids_;
+  std::vector<Loaded> loaded_;
+};
+
+}  // namespace pkd::data

@@ -1,0 +1,52 @@
+#pragma once
+// Training checkpoints, format "pkd.train_checkpoint" version 1 (docs/formats.md):
+//   OUTPUT_DIR/checkpoints/step-NNNNNNNN/  model.safetensors      every parameter and buffer
+//                                          optimizer.safetensors  AdamW moments + step count
+//                                          trainer_state.json     position, best metric, history
+//                                          config.toml            the effective configuration
+//   OUTPUT_DIR/checkpoints/latest          "step-NNNNNNNN", written last
+// A checkpoint directory is written under a temporary name and renamed into place, then `latest`
+// is replaced atomically: a crash at any point leaves the previous checkpoint usable. Dropout
+// needs no saved RNG state: the trainer reseeds from (seed, rank, step) before every step.
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/checkpoint.h"
+
+namespace pkd::train {
+
+inline constexpr const char* kCheckpointFormat = "pkd.train_checkpoint";
+inline constexpr std::int64_t kCheckpointVersion = 1;
+
+struct TrainState {
+  std::int64_t epoch = 0;          // the epoch in progress (0-based)
+  std::int64_t step_in_epoch = 0;  // optimizer steps of it already done
+  std::int64_t global_step = 0;    // optimizer steps done in all
+  std::int64_t world_size = 1;
+  double best_metric = NAN;         // primary dev metric of the exported model
+  std::string metrics_jsonl;        // metrics.jsonl so far
+  std::vector<double> epoch_sums;   // the epoch's loss sums so far (total, then parts)
+  std::int64_t epoch_examples = 0;  // the epoch's examples so far
+  std::string config_sha256;        // of the effective config without run-control keys
+};
+
+// Rank 0 only. Keeps the `keep` newest checkpoints.
+void save_checkpoint(const std::string& output_dir, const TrainState& state,
+                     const model::StateDict& model, const model::StateDict& optimizer,
+                     const std::string& config_toml, std::int64_t keep);
+
+struct Checkpoint {
+  std::string dir;
+  TrainState state;
+  model::StateDict model, optimizer;
+};
+
+// The checkpoint `latest` names, or nothing when there is no `latest`. Errors name the file
+// when it is damaged or of another format.
+std::optional<Checkpoint> load_latest_checkpoint(const std::string& output_dir);
+bool has_checkpoint(const std::string& output_dir);
+
+}  // namespace pkd::train

@@ -1,0 +1,92 @@
+// `pkd finetune` and `pkd distill`: the two training commands share their options ([optimizer],
+// [runtime], [parallel] besides their own table), their summary line and the preemption exit.
+#include <cmath>
+#include <cstdio>
+#include <functional>
+
+#include "command_line.h"
+#include "commands.h"
+#include "core/error.h"
+#include "dist/comm.h"
+#include "distill/distill.h"
+#include "train/finetune.h"
+#include "train/preemption.h"
+
+namespace pkd::cli {
+namespace {
+
+template <class Config>
+using RunFn = std::function<train::TrainResult(const Config&, const train::OptimizerConfig&,
+                                               const model::RuntimeConfig&,
+                                               const parallel::ReduceConfig&, dist::Comm&)>;
+
+template <class Config>
+int run_training_command(const char* name, const std::vector<std::string>& args, const char* usage,
+                         RunFn<Config> run) {
+  Config config;
+  train::OptimizerConfig optimizer;
+  model::RuntimeConfig runtime;
+  parallel::ReduceConfig reduce;
+  std::vector<config::FlagSpec> flags;
+  for (auto more : {config::flags_of(name, config), config::flags_of("optimizer", optimizer),
+                    config::flags_of("runtime", runtime), config::flags_of("parallel", reduce)})
+    flags.insert(flags.end(), more.begin(), more.end());
+  CommandLine cl = parse_command_line(name, args, flags);
+  if (cl.help) {
+    std::printf("%s\nOptions ([%s], [optimizer], [runtime] and [parallel] config tables):\n%s\n%s",
+                usage, name, config::format_flag_help(flags).c_str(), common_flags_help().c_str());
+    return 0;
+  }
+  if (!cl.positional.empty())
+    usage_fail("pkd ", name, " takes no positional arguments, got '", cl.positional[0], "'");
+  cl.doc.check_tables({name, "optimizer", "runtime", "parallel"});
+  cl.doc.read(name, config);
+  cl.doc.read("optimizer", optimizer);
+  cl.doc.read("runtime", runtime);
+  cl.doc.read("parallel", reduce);
+  dist::Comm& comm = dist::Comm::world();
+  train::TrainResult r = run(config, optimizer, runtime, reduce, comm);
+  if (r.preempted) return train::kExitPreempted;
+  if (comm.is_root()) {
+    const std::string& out = config.loop.output_dir;
+    if (std::isnan(r.best_metric))
+      std::printf("%s: %lld steps; final model in %s/model\n", out.c_str(),
+                  static_cast<long long>(r.steps), out.c_str());
+    else
+      std::printf("%s: %lld steps; best dev %s %.4f, model in %s/model\n", out.c_str(),
+                  static_cast<long long>(r.steps), r.metric_name.c_str(), r.best_metric,
+                  out.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_finetune_command(const std::vector<std::string>& args) {
+  return run_training_command<train::FinetuneConfig>(
+      "finetune", args,
+      "Usage: pkd finetune --init MODEL_DIR|random --train SPLIT_DIR [--dev SPLIT_DIR] "
+      "--output-dir DIR\n\n"
+      "Fine-tunes BertForSequenceClassification on token shards, data-parallel over the ranks of\n"
+      "the job (gradients summed with Gloo or MPI). After each epoch the dev split is evaluated\n"
+      "with the official metric; the best epoch is exported to DIR/model (HuggingFace format),\n"
+      "its metrics to DIR/eval_results.json, every epoch to DIR/metrics.jsonl; checkpoints go to\n"
+      "DIR/checkpoints (--resume continues). Exit status 75: preempted, checkpoint saved.\n",
+      train::run_finetune);
+}
+
+int run_distill_command(const std::vector<std::string>& args) {
+  return run_training_command<distill::DistillConfig>(
+      "distill", args,
+      "Usage: pkd distill --teacher MODEL_DIR --features FEATURE_SPLIT_DIR --train SPLIT_DIR\n"
+      "                   [--dev SPLIT_DIR] --output-dir DIR [--student-layers K] [--alpha A]\n"
+      "                   [--beta B] [--temperature T] [--layer-map skip|last|2,4,...]\n"
+      "                   [--online-teacher]\n\n"
+      "Patient Knowledge Distillation: trains a K-layer student (initialised from the teacher's\n"
+      "embeddings and first K layers) with L = (1-alpha) CE + alpha KD(T) + beta PT, reading the\n"
+      "teacher's cached logits and [CLS] vectors (pkd cache-teacher) instead of running it.\n"
+      "alpha = beta = 0 is plain fine-tuning, beta = 0 vanilla KD. Outputs as pkd finetune.\n",
+      distill::run_distill);
+}
+
+}  // namespace pkd::cli
