@@ -2,11 +2,8 @@
 
 #include <torch/torch.h>
 
-#include <filesystem>
-
 #include "config/document.h"
 #include "core/error.h"
-#include "core/fs.h"
 #include "core/log.h"
 #include "core/sha256.h"
 #include "data/stream.h"
@@ -155,24 +152,15 @@ train::TrainResult run_distill(const DistillConfig& c, const train::OptimizerCon
     return train::LossSums{sums.total, {sums.ce.detach(), sums.kd.detach(), sums.pt.detach()}};
   };
 
-  train::TrainerSetup setup;
-  setup.command = "distill";
+  DistillConfig table = c;
+  train::TrainerSetup setup =
+      train::make_setup("distill", config::to_toml("distill", table), oc, rc, reduce, c.loop.train);
   setup.part_names = {"ce", "kd", "pt"};
   if (use_teacher && !c.online_teacher) {
     setup.features.dir = c.features;
     // Only the rows the map needs are read: cls_hidden row l = teacher layer l.
     setup.features.layers = pt ? layers : std::vector<std::int64_t>{};
   }
-  DistillConfig dc = c;
-  train::OptimizerConfig ocopy = oc;
-  model::RuntimeConfig rcopy = rc;
-  parallel::ReduceConfig pcopy = reduce;
-  setup.effective_config =
-      "# Effective configuration of the `pkd distill` run that wrote this directory.\n" +
-      config::to_toml("distill", dc) + "\n" + config::to_toml("optimizer", ocopy) + "\n" +
-      config::to_toml("runtime", rcopy) + "\n" + config::to_toml("parallel", pcopy);
-  setup.vocab_path = (std::filesystem::path(c.loop.train).parent_path() / "vocab.txt").string();
-  if (!file_exists(setup.vocab_path)) setup.vocab_path.clear();
   auto reducer = parallel::GradientReducer::create(reduce, comm);
   return train::run_training(c.loop, oc, runtime, *reducer, comm, student, index, loss, setup);
 }

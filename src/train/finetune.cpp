@@ -1,10 +1,7 @@
 #include "train/finetune.h"
 
-#include <filesystem>
-
 #include "config/document.h"
 #include "core/error.h"
-#include "core/fs.h"
 #include "core/log.h"
 #include "inference/predict.h"
 #include "model/checkpoint.h"
@@ -99,18 +96,9 @@ TrainResult run_finetune(const FinetuneConfig& c, const OptimizerConfig& oc,
                          torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
     return LossSums{sum, {}};
   };
-  TrainerSetup setup;
-  setup.command = "finetune";
-  FinetuneConfig fc = c;
-  OptimizerConfig ocopy = oc;
-  model::RuntimeConfig rcopy = rc;
-  parallel::ReduceConfig pcopy = reduce;
-  setup.effective_config =
-      "# Effective configuration of the `pkd finetune` run that wrote this directory.\n" +
-      config::to_toml("finetune", fc) + "\n" + config::to_toml("optimizer", ocopy) + "\n" +
-      config::to_toml("runtime", rcopy) + "\n" + config::to_toml("parallel", pcopy);
-  setup.vocab_path = (std::filesystem::path(c.loop.train).parent_path() / "vocab.txt").string();
-  if (!file_exists(setup.vocab_path)) setup.vocab_path.clear();
+  FinetuneConfig table = c;
+  TrainerSetup setup =
+      make_setup("finetune", config::to_toml("finetune", table), oc, rc, reduce, c.loop.train);
   return run_training(c.loop, oc, runtime, *reducer, comm, m, index, loss, setup);
 }
 

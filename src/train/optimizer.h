@@ -46,6 +46,7 @@ class FusedAdamW {
   // norm clipping); gradients are zero afterwards. Gradients must be defined.
   void step(double lr, double grad_scale = 1.0);
   std::int64_t steps() const { return steps_; }
+  void set_steps(std::int64_t steps) { steps_ = steps; }  // resuming: bias corrections follow it
   const std::vector<torch::Tensor>& parameters() const { return params_; }
 
   // "exp_avg.<param>", "exp_avg_sq.<param>" and "step" (a float64 scalar): for checkpoints.

@@ -1,9 +1,11 @@
 #include "train/trainer.h"
 
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "config/document.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -102,6 +104,23 @@ std::string training_identity(const std::string& effective_config) {
   return out;
 }
 
+TrainerSetup make_setup(const std::string& command, const std::string& command_table_toml,
+                        const OptimizerConfig& optimizer, const model::RuntimeConfig& runtime,
+                        const parallel::ReduceConfig& reduce, const std::string& train_split) {
+  OptimizerConfig o = optimizer;  // to_toml visits mutable configs
+  model::RuntimeConfig r = runtime;
+  parallel::ReduceConfig p = reduce;
+  TrainerSetup setup;
+  setup.command = command;
+  setup.effective_config = "# Effective configuration of the `pkd " + command +
+                           "` run that wrote this directory.\n" + command_table_toml + "\n" +
+                           config::to_toml("optimizer", o) + "\n" + config::to_toml("runtime", r) +
+                           "\n" + config::to_toml("parallel", p);
+  setup.vocab_path = (std::filesystem::path(train_split).parent_path() / "vocab.txt").string();
+  if (!file_exists(setup.vocab_path)) setup.vocab_path.clear();
+  return setup;
+}
+
 void check_dev_split(const std::string& dev, const data::SplitIndex& train,
                      const model::BertConfig& model, const std::string& model_name) {
   // Fail now, not after the first epoch: the dev split must be the same task, tokenized alike.
@@ -186,9 +205,7 @@ TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& oc,
       std::istringstream in(position);
       std::int64_t adam_steps = 0;
       in >> state.epoch >> state.step_in_epoch >> state.global_step >> adam_steps;
-      auto s = optimizer.state();
-      s["step"] = torch::full({1}, static_cast<double>(adam_steps), torch::kDouble);
-      optimizer.load_state(s, "broadcast");
+      optimizer.set_steps(adam_steps);
     }
   }
 

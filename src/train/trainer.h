@@ -39,6 +39,13 @@ struct TrainerSetup {
   std::string vocab_path;               // copied into the exported model ("" = none)
 };
 
+// A setup with what every training command fills alike: the effective config (the command's
+// table, given as TOML, then [optimizer], [runtime] and [parallel]) and the vocab.txt beside the
+// token split (copied into exported models when present).
+TrainerSetup make_setup(const std::string& command, const std::string& command_table_toml,
+                        const OptimizerConfig& optimizer, const model::RuntimeConfig& runtime,
+                        const parallel::ReduceConfig& reduce, const std::string& train_split);
+
 struct TrainResult {
   std::int64_t steps = 0;
   double best_metric = NAN;  // primary dev metric of the exported model (NaN without dev)
