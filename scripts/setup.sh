@@ -15,6 +15,11 @@ packages=(
   libicu-dev libssl-dev zlib1g-dev
   # tests
   libgtest-dev
+  # single-node Slurm for the job-script tests (tests/slurm/): controller, node daemon, clients
+  # (sbatch, srun, squeue...), munge authentication. The mpi/pmix plugin (slurm-wlm-basic-plugins)
+  # dlopens pmix2/lib/libpmix.so, the unversioned link shipped by libpmix-dev (not libpmix2):
+  # without it plain `srun` cannot start Open MPI programs (MpiDefault=pmix).
+  slurmctld slurmd slurm-client munge libpmix-dev
   # references for benchmarks and goldens: PyTorch eager (same LibTorch version), HDF5 from Python
   python3 python3-torch python3-h5py python3-numpy
 )

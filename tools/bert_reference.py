@@ -6,6 +6,11 @@ the same LibTorch version as pkd), for two jobs:
 - the reference of bench/run_cache_bench.sh: the seed's way of caching a teacher
   (--cache-bench TOKENS_DIR MODEL_DIR): every batch padded to 128, in file order;
   --save-random DIR writes a random BERT-base teacher (config.json + pytorch_model.bin) for it;
+- the reference of bench/run_distill_bench.sh: the seed's distillation loop
+  (--distill-bench TOKENS_DIR MODEL_DIR): shuffled batches padded to 128, the teacher run
+  online under no_grad every step, a student of the teacher's first --student-layers layers,
+  the PKD loss (CE + KD + normalised [CLS] patient loss, PKD-Skip), torch.optim.AdamW with HF's
+  decay groups, gradient clipping and a linear schedule;
 - an independent check of checkpoints (--check DIR): `transformers` is not available offline,
   so this model mirrors HF's module tree and semantics in plain torch.nn; DIR's weights
   (model.safetensors, else pytorch_model.bin) must load into it *strictly* (HF names and shapes)
@@ -267,6 +272,71 @@ def cache_bench(a, tokens_dir, model_dir):
             raise SystemExit("FAIL: the cached logits differ from the reference")
 
 
+def read_split(tokens_dir):
+    """All examples of a pkd token split (ids, token types, label), in file order."""
+    import h5py
+    manifest = json.load(open(os.path.join(tokens_dir, "manifest.json")))
+    examples = []
+    for shard in manifest["shards"]:
+        f = h5py.File(os.path.join(tokens_dir, shard["file"]), "r")
+        ids, tts, off, labels = f["input_ids"][:], f["token_type_ids"][:], f["offsets"][:], f["labels"][:]
+        examples += [(ids[off[k]:off[k + 1]], tts[off[k]:off[k + 1]], int(labels[k])) for k in range(len(off) - 1)]
+    return examples, manifest["settings"]["max_seq_length"]
+
+
+def distill_bench(a, tokens_dir, model_dir):
+    """The seed's PKD training loop, timed per optimizer step (after --warmup steps)."""
+    torch.set_num_threads(a.threads)
+    torch.set_num_interop_threads(1)
+    torch.manual_seed(a.seed)
+    teacher = load(model_dir)
+    cfg = json.load(open(os.path.join(model_dir, "config.json")))
+    k = a.student_layers
+    student = BertForSequenceClassification(dict(cfg, num_hidden_layers=k))
+    student.load_state_dict({n: v for n, v in teacher.state_dict().items()
+                             if not n.startswith("bert.encoder.layer.") or int(n.split(".")[3]) < k})
+    student.train()
+    L = cfg["num_hidden_layers"]
+    skip = [L // k * (j + 1) for j in range(k - 1)]  # PKD-Skip: 12 -> 6 gives 2,4,6,8,10
+    no_decay = lambda n: n.endswith("bias") or "LayerNorm" in n
+    groups = [{"params": [p for n, p in student.named_parameters() if not no_decay(n)], "weight_decay": 0.01},
+              {"params": [p for n, p in student.named_parameters() if no_decay(n)], "weight_decay": 0.0}]
+    steps = a.warmup + a.steps
+    opt = torch.optim.AdamW(groups, lr=5e-5, eps=1e-8)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / max(1, 0.1 * steps),
+                                                                 max(0.0, (steps - s) / (0.9 * steps))))
+    examples, pad_to = read_split(tokens_dir)
+    order = torch.randperm(len(examples)).tolist()
+    alpha, beta, T = 0.5, 100.0, 10.0
+    times = []
+    for step in range(steps):
+        t0 = time.perf_counter()
+        chunk = [examples[order[(step * a.batch + j) % len(order)]] for j in range(a.batch)]
+        bi, bt, ba = (torch.zeros(len(chunk), pad_to, dtype=torch.long) for _ in range(3))
+        for j, (i, t, _) in enumerate(chunk):
+            bi[j, :len(i)], bt[j, :len(i)], ba[j, :len(i)] = torch.from_numpy(i), torch.from_numpy(t), 1
+        labels = torch.tensor([c[2] for c in chunk])
+        with torch.no_grad():
+            t_logits, _, t_cls = teacher(bi, bt, ba)
+        s_logits, _, s_cls = student(bi, bt, ba)
+        ce = F.cross_entropy(s_logits, labels)
+        kd = F.kl_div(F.log_softmax(s_logits / T, -1), F.softmax(t_logits / T, -1), reduction="batchmean") * T * T
+        pt = (F.normalize(s_cls[1:k], dim=-1) - F.normalize(t_cls[skip], dim=-1)).pow(2).mean(-1).mean(0).mean()
+        loss = (1 - alpha) * ce + alpha * kd + beta * pt
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if step >= a.warmup:
+            times.append(time.perf_counter() - t0)
+    mean = statistics.mean(times)
+    print(json.dumps({"impl": "pytorch-eager seed loop (online teacher, padded to %d)" % pad_to,
+                      "teacher_layers": L, "student_layers": k, "batch": a.batch, "threads": a.threads,
+                      "steps": len(times), "s_per_step": round(mean, 3),
+                      "examples_per_s": round(a.batch / mean, 3), "loss": round(loss.item(), 4)}), flush=True)
+
+
 def bench(a):
     torch.set_num_threads(a.threads)
     torch.set_num_interop_threads(1)
@@ -294,11 +364,15 @@ if __name__ == "__main__":
     p.add_argument("--bench", action="store_true")
     p.add_argument("--save-random", metavar="DIR")
     p.add_argument("--cache-bench", nargs=2, metavar=("TOKENS_DIR", "MODEL_DIR"))
+    p.add_argument("--distill-bench", nargs=2, metavar=("TOKENS_DIR", "TEACHER_DIR"))
+    p.add_argument("--student-layers", type=int, default=6)
+    p.add_argument("--steps", type=int, default=4, help="with --distill-bench: timed optimizer steps")
+    p.add_argument("--seed", type=int, default=42)
     p.add_argument("--compare", metavar="FEATURES_DIR", help="with --cache-bench: check pkd's cached logits")
     p.add_argument("--lengths", default="32,128", type=lambda s: [int(x) for x in s.split(",")])
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--iters", type=int, default=10)
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=2, help="untimed iterations (optimizer steps) first")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     a = p.parse_args()
     if a.check:
@@ -309,5 +383,7 @@ if __name__ == "__main__":
         save_random(a.save_random)
     if a.cache_bench:
         cache_bench(a, *a.cache_bench)
-    if not (a.check or a.bench or a.save_random or a.cache_bench):
+    if a.distill_bench:
+        distill_bench(a, *a.distill_bench)
+    if not (a.check or a.bench or a.save_random or a.cache_bench or a.distill_bench):
         p.print_help()

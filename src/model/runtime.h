@@ -10,7 +10,7 @@
 namespace pkd::model {
 
 struct RuntimeConfig {
-  std::string device = "cpu";         // "cpu", "cuda" or "cuda:N"
+  std::string device = "cpu";         // "cpu", "cuda" (GPU = local rank) or "cuda:N"
   std::string precision = "float32";  // float32; bfloat16 (CPU and CUDA autocast); float16 (CUDA)
   std::int64_t intra_op_threads = 0;  // LibTorch threads per rank; 0 = cores / ranks on this node
 
@@ -57,5 +57,7 @@ class Runtime {
 
 // Ranks of this job on this node, from the launcher's environment (1 when alone).
 int local_rank_count();
+// This rank's index among them (Open MPI, MPICH/Hydra or srun; 0 when alone).
+int local_rank();
 
 }  // namespace pkd::model

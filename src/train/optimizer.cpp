@@ -61,7 +61,7 @@ void FusedAdamW::step(double lr, double grad_scale) {
       exp_avg_sq_[i].mul_(b2).addcmul_(g, g, 1 - b2);
       p.addcdiv_(exp_avg_[i], (exp_avg_sq_[i].sqrt() / bias_correction2_sqrt).add_(eps),
                  -lr / bias_correction1);
-      g.zero_();
+      p.mutable_grad() = torch::Tensor();
       continue;
     }
     float* pp = p.data_ptr<float>();
@@ -71,7 +71,6 @@ void FusedAdamW::step(double lr, double grad_scale) {
     at::parallel_for(0, p.numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t k = begin; k < end; ++k) {
         const float grad = scaled ? gp[k] * scale : gp[k];
-        gp[k] = 0;
         const float param = pp[k] * decay;
         const float m = mp[k] * beta1 + grad * one_minus_beta1;
         const float v = vp[k] * beta2 + grad * grad * one_minus_beta2;
@@ -80,6 +79,9 @@ void FusedAdamW::step(double lr, double grad_scale) {
         pp[k] = param - step_size * (m / (std::sqrt(v) / c2 + eps));
       }
     });
+    // Released, not zeroed (PyTorch's zero_grad(set_to_none=True)): the next backward hands its
+    // gradient over instead of adding it to zeros, which saves two passes over every parameter.
+    p.mutable_grad() = torch::Tensor();
   }
 }
 

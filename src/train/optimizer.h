@@ -34,16 +34,17 @@ struct OptimizerConfig {
 
 // AdamW (torch.optim.AdamW's arithmetic, which transformers' Trainer uses) as one fused pass per
 // parameter, split over the intra-op threads: reads parameter, gradient and both moments once,
-// writes them once, and zeroes the gradient for the next step. The unfused update makes ~10 passes
-// over memory; with short GLUE sentences the update over a BERT's 23M-parameter word embedding
-// otherwise costs more than the forward and backward (BENCHMARKS.md). No weight decay on biases
-// and LayerNorm weights (names ending in "bias" or "LayerNorm.weight"), as HuggingFace does.
+// writes them once, and releases the gradient (set to none) for the next step. The unfused update
+// makes ~10 passes over memory; with short GLUE sentences the update over a BERT's 23M-parameter
+// word embedding otherwise costs more than the forward and backward (BENCHMARKS.md). No weight
+// decay on biases and LayerNorm weights (names ending in "bias" or "LayerNorm.weight"), as
+// HuggingFace does.
 class FusedAdamW {
  public:
   FusedAdamW(const torch::nn::Module& model, const OptimizerConfig& config);
 
   // One update with learning rate `lr`, the gradients first multiplied by `grad_scale` (global
-  // norm clipping); gradients are zero afterwards. Gradients must be defined.
+  // norm clipping); gradients are released (undefined) afterwards. Gradients must be defined.
   void step(double lr, double grad_scale = 1.0);
   std::int64_t steps() const { return steps_; }
   void set_steps(std::int64_t steps) { steps_ = steps; }  // resuming: bias corrections follow it

@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -50,6 +51,27 @@ model::StateDict model_state(model::BertForSequenceClassification& m) {
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
+
+// Wall-clock seconds of the phases of the optimizer steps of an epoch, on this rank: where a
+// step's time goes (metrics.jsonl "step_seconds", per step). On CUDA the phases are not
+// synchronised, so kernels still running are counted in the phase that waits for them.
+struct StepProfile {
+  enum Phase { kData, kForwardBackward, kAllReduce, kOptimizer, kPhases };
+  std::array<double, kPhases> seconds{};
+  std::chrono::steady_clock::time_point mark = std::chrono::steady_clock::now();
+  void end(Phase p) {
+    const auto now = std::chrono::steady_clock::now();
+    seconds[p] += std::chrono::duration<double>(now - mark).count();
+    mark = now;
+  }
+  nlohmann::json per_step(std::int64_t steps) const {
+    const double n = static_cast<double>(std::max<std::int64_t>(1, steps));
+    return {{"data", seconds[kData] / n},
+            {"forward_backward", seconds[kForwardBackward] / n},
+            {"all_reduce", seconds[kAllReduce] / n},
+            {"optimizer", seconds[kOptimizer] / n}};
+  }
+};
 
 // GLUE submission file of the test split by the exported (best) weights: OUTPUT_DIR/SST-2.tsv.
 void predict_test(const LoopConfig& loop, const model::Runtime& runtime, dist::Comm& comm,
@@ -253,9 +275,12 @@ TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& oc,
     epoch_sums.resize(nparts + 1, 0.0);
     std::int64_t epoch_examples = state.epoch_examples;
     const auto epoch_start = std::chrono::steady_clock::now();
+    StepProfile profile;
+    std::int64_t profiled_steps = 0;
     bool stop = false;
     std::int64_t s = epoch == state.epoch ? state.step_in_epoch : 0;
     for (; s < per_epoch && step < total && !stop; ++s) {
+      profile.mark = std::chrono::steady_clock::now();
       torch::manual_seed(step_seed(loop.seed, comm.rank(), step));
       loader.load(sampler.window_shards(epoch, s));
       const auto global = sampler.global_batch(epoch, s);
@@ -279,12 +304,14 @@ TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& oc,
         for (auto* t : {&b.input_ids, &b.token_type_ids, &b.attention_mask, &b.labels,
                         &b.teacher_logits, &b.teacher_cls})
           if (t->defined()) *t = t->to(runtime.device());
+        profile.end(StepProfile::kData);
         LossSums out = loss(m, b);
         (out.total / global_n).backward();  // summed over ranks below: the global-batch mean
         sums[0] += out.total.detach().to(torch::kCPU).to(torch::kFloat);
         for (std::size_t k = 0; k < nparts; ++k)
           sums[static_cast<std::int64_t>(k) + 1] +=
               out.parts[k].detach().to(torch::kCPU).to(torch::kFloat);
+        profile.end(StepProfile::kForwardBackward);
       }
       std::vector<torch::Tensor> grads;
       for (auto& p : params) {
@@ -304,8 +331,11 @@ TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& oc,
       grads.push_back(sums);
       reducer.allreduce_sum(grads);
       if (sparse_embedding_sum) word_embeddings.mutable_grad().index_copy_(0, rows, row_grads);
+      profile.end(StepProfile::kAllReduce);
       const double lr = oc.learning_rate * linear_schedule(step, warmup, total);
       optimizer.step(lr, clip_factor(params, oc.max_grad_norm));
+      profile.end(StepProfile::kOptimizer);
+      ++profiled_steps;
       ++step;
       for (std::size_t k = 0; k <= nparts; ++k) {
         const double v = sums[static_cast<std::int64_t>(k)].item<double>();
@@ -357,7 +387,9 @@ TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& oc,
         {"train_loss",
          epoch_sums[0] / static_cast<double>(std::max<std::int64_t>(1, epoch_examples))},
         {"learning_rate", oc.learning_rate * linear_schedule(step, warmup, total)},
-        {"examples_per_s", static_cast<double>(epoch_examples) / seconds_since(epoch_start)}};
+        {"examples_per_s", static_cast<double>(epoch_examples) / seconds_since(epoch_start)},
+        {"step_seconds", profile.per_step(profiled_steps)}};
+    log_debug("epoch ", epoch + 1, " seconds per step on this rank: ", line["step_seconds"].dump());
     for (std::size_t k = 0; k < nparts; ++k)
       line["train_" + setup.part_names[k]] =
           epoch_sums[k + 1] / static_cast<double>(std::max<std::int64_t>(1, epoch_examples));

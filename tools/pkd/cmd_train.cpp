@@ -20,35 +20,47 @@ using RunFn = std::function<train::TrainResult(const Config&, const train::Optim
                                                const model::RuntimeConfig&,
                                                const parallel::ReduceConfig&, dist::Comm&)>;
 
+// The four tables a training command reads, and its command line parsed into them.
 template <class Config>
-int run_training_command(const char* name, const std::vector<std::string>& args, const char* usage,
-                         RunFn<Config> run) {
+struct TrainingCommand {
   Config config;
   train::OptimizerConfig optimizer;
   model::RuntimeConfig runtime;
   parallel::ReduceConfig reduce;
   std::vector<config::FlagSpec> flags;
-  for (auto more : {config::flags_of(name, config), config::flags_of("optimizer", optimizer),
-                    config::flags_of("runtime", runtime), config::flags_of("parallel", reduce)})
-    flags.insert(flags.end(), more.begin(), more.end());
-  CommandLine cl = parse_command_line(name, args, flags);
-  if (cl.help) {
+  CommandLine cl;
+
+  TrainingCommand(const char* name, const std::vector<std::string>& args) {
+    for (auto more : {config::flags_of(name, config), config::flags_of("optimizer", optimizer),
+                      config::flags_of("runtime", runtime), config::flags_of("parallel", reduce)})
+      flags.insert(flags.end(), more.begin(), more.end());
+    cl = parse_command_line(name, args, flags);
+    if (cl.help) return;
+    if (!cl.positional.empty())
+      usage_fail("pkd ", name, " takes no positional arguments, got '", cl.positional[0], "'");
+    cl.doc.check_tables({name, "optimizer", "runtime", "parallel"});
+    cl.doc.read(name, config);
+    cl.doc.read("optimizer", optimizer);
+    cl.doc.read("runtime", runtime);
+    cl.doc.read("parallel", reduce);
+  }
+};
+
+template <class Config>
+int run_training_command(const char* name, const std::vector<std::string>& args, const char* usage,
+                         RunFn<Config> run) {
+  TrainingCommand<Config> c(name, args);
+  if (c.cl.help) {
     std::printf("%s\nOptions ([%s], [optimizer], [runtime] and [parallel] config tables):\n%s\n%s",
-                usage, name, config::format_flag_help(flags).c_str(), common_flags_help().c_str());
+                usage, name, config::format_flag_help(c.flags).c_str(),
+                common_flags_help().c_str());
     return 0;
   }
-  if (!cl.positional.empty())
-    usage_fail("pkd ", name, " takes no positional arguments, got '", cl.positional[0], "'");
-  cl.doc.check_tables({name, "optimizer", "runtime", "parallel"});
-  cl.doc.read(name, config);
-  cl.doc.read("optimizer", optimizer);
-  cl.doc.read("runtime", runtime);
-  cl.doc.read("parallel", reduce);
   dist::Comm& comm = dist::Comm::world();
-  train::TrainResult r = run(config, optimizer, runtime, reduce, comm);
+  train::TrainResult r = run(c.config, c.optimizer, c.runtime, c.reduce, comm);
   if (r.preempted) return train::kExitPreempted;
   if (comm.is_root()) {
-    const std::string& out = config.loop.output_dir;
+    const std::string& out = c.config.loop.output_dir;
     if (std::isnan(r.best_metric))
       std::printf("%s: %lld steps; final model in %s/model\n", out.c_str(),
                   static_cast<long long>(r.steps), out.c_str());
@@ -60,7 +72,24 @@ int run_training_command(const char* name, const std::vector<std::string>& args,
   return 0;
 }
 
+template <class Config>
+void check_config(const char* name, const std::vector<std::string>& args) {
+  TrainingCommand<Config> c(name, args);
+  c.config.validate();
+  c.optimizer.validate();
+  c.reduce.validate();
+}
+
 }  // namespace
+
+void check_training_config(const std::string& command, const std::vector<std::string>& args) {
+  if (command == "finetune")
+    check_config<train::FinetuneConfig>("finetune", args);
+  else if (command == "distill")
+    check_config<distill::DistillConfig>("distill", args);
+  else
+    fail("internal: check_training_config of '", command, "'");
+}
 
 int run_finetune_command(const std::vector<std::string>& args) {
   return run_training_command<train::FinetuneConfig>(

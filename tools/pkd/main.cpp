@@ -33,6 +33,10 @@ const Command kCommands[] = {
      pkd::cli::run_eval_command},
     {"predict", "GLUE submission file (index, prediction) for a token split",
      pkd::cli::run_predict_command},
+    {"sweep", "submit a GLUE pipeline and hyper-parameter grid to Slurm (afterok-chained jobs)",
+     pkd::cli::run_sweep_command},
+    {"report", "collect finished runs into the paper's results table, plots and the GLUE zip",
+     pkd::cli::run_report_command},
 };
 
 void print_usage() {

@@ -1,0 +1,42 @@
+#pragma once
+// `pkd report`: collects the training runs under some directories into the paper's results table
+// (Markdown), one CSV line per run, SVG plots and the GLUE submission zip. Torch-free.
+#include <string>
+#include <vector>
+
+#include "report/report_config.h"
+#include "report/run.h"
+#include "report/table.h"
+
+namespace pkd::report {
+
+struct Figure {
+  std::string file;     // "curves-SST-2.svg", relative to the report directory
+  std::string caption;  // for results.md
+  std::string svg;      // the document
+};
+
+// Training curves per task (dev primary metric and train loss per epoch of the best run of each
+// row) and, per task and student size with distillation runs at two or more (alpha, beta)
+// points including a PKD run, a heat map of the best dev metric per (alpha, beta).
+std::vector<Figure> make_figures(const std::vector<Run>& runs, const ResultTable& table);
+
+struct Report {
+  std::vector<Run> runs;  // every run found, sorted by directory
+  ResultTable table;
+  std::vector<SubmissionPick> submissions;  // empty unless the zip is written
+  std::vector<Figure> figures;              // empty unless SVG plots are written
+  std::vector<std::string> written;         // files written, full paths
+};
+
+// results.md: the table, the best runs' hyper-parameters, the runs left out and why, the zip's
+// contents and the plots.
+std::string render_markdown(const ReportConfig& config, const Report& report);
+// results.csv: one line per run (status, task, model, hyper-parameters, every dev metric).
+std::string render_csv(const std::vector<Run>& runs);
+
+// Validates `config`, reads the runs and writes every output of config.format into config.out
+// (atomically). Fails when no run is found.
+Report write_report(const ReportConfig& config);
+
+}  // namespace pkd::report
