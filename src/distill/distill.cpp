@@ -107,7 +107,7 @@ train::TrainResult run_distill(const DistillConfig& c, const train::OptimizerCon
     usage_fail("the patient loss compares [CLS] vectors: the student's hidden size is ",
                student->config().hidden_size, ", the teacher's ", teacher_hidden,
                " (set distill.loss.beta = 0 for a narrower student)");
-  if (!c.loop.dev.empty()) train::check_dev_split(c.loop.dev, index, student->config(), init);
+  train::check_eval_splits(c.loop, index, student->config(), init);
   student->to(runtime.device());
 
   model::BertForSequenceClassification teacher{nullptr};

@@ -81,7 +81,7 @@ TrainResult run_finetune(const FinetuneConfig& c, const OptimizerConfig& oc,
   data::SplitIndex index = data::index_split(c.loop.train);
   auto m = build_classifier(c.init, c.init_layers, -1, c.random_init, index.header, "finetune");
   inference::check_model_fits_tokens(m->config(), index.header, c.init, c.loop.train);
-  if (!c.loop.dev.empty()) check_dev_split(c.loop.dev, index, m->config(), c.init);
+  check_eval_splits(c.loop, index, m->config(), c.init);
   m->to(runtime.device());
   auto reducer = parallel::GradientReducer::create(reduce, comm);
 

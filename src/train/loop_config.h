@@ -4,14 +4,17 @@
 // owns these keys and their validation).
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace pkd::train {
 
 struct LoopConfig {
-  std::string train;       // token split directory to train on
-  std::string dev;         // token split directory to evaluate each epoch ("" = none)
-  std::string test;        // token split to predict with the exported model ("" = none)
-  std::string output_dir;  // model/, checkpoints/, eval_results.json, metrics.jsonl
+  std::string train;                   // token split directory to train on
+  std::string dev;                     // token split directory to evaluate each epoch ("" = none)
+  std::string test;                    // token split to predict with the exported model ("" = none)
+  std::vector<std::string> extra_dev;  // more labeled splits the exported model is scored on
+  std::vector<std::string> extra_test;  // more test splits it predicts (MNLI: *_mismatched)
+  std::string output_dir;               // model/, checkpoints/, eval_results.json, metrics.jsonl
   std::int64_t epochs = 3;
   std::int64_t batch_size = 32;  // global: examples per optimizer step over all ranks
   std::int64_t gradient_accumulation_steps = 1;  // micro-batches per optimizer step
@@ -33,6 +36,12 @@ struct LoopConfig {
     v.field("test", test,
             "token split (a test split) predicted by the exported model into OUTPUT_DIR/<GLUE "
             "submission name>, e.g. SST-2.tsv (\"\" = none)");
+    v.field("extra_dev", extra_dev,
+            "more labeled splits the exported (best) model is evaluated on after training, added "
+            "to eval_results.json (MNLI: tokens/MNLI/dev_mismatched)");
+    v.field("extra_test", extra_test,
+            "more test splits the exported model predicts into GLUE submission files (MNLI: "
+            "tokens/MNLI/test_mismatched)");
     v.field("output_dir", output_dir,
             "where model/, checkpoints/, eval_results.json and metrics.jsonl go");
     v.field("epochs", epochs, "passes over the training split");

@@ -73,9 +73,11 @@ struct StepProfile {
   }
 };
 
-// GLUE submission file of the test split by the exported (best) weights: OUTPUT_DIR/SST-2.tsv.
-void predict_test(const LoopConfig& loop, const model::Runtime& runtime, dist::Comm& comm,
-                  model::BertForSequenceClassification& m, model::StateDict& best) {
+// After training, with the exported (best) weights: GLUE submission files of the test splits
+// (OUTPUT_DIR/SST-2.tsv, MNLI-mm.tsv, ...) and the metrics of the extra dev splits, merged into
+// eval_results.json.
+void finish_with_best(const LoopConfig& loop, const model::Runtime& runtime, dist::Comm& comm,
+                      model::BertForSequenceClassification& m, model::StateDict& best) {
   if (best.empty()) {  // a resumed run whose best epoch came before the interruption
     auto exported = model::read_checkpoint_dir(loop.output_dir + "/model");
     torch::NoGradGuard no_grad;
@@ -87,10 +89,26 @@ void predict_test(const LoopConfig& loop, const model::Runtime& runtime, dist::C
     torch::NoGradGuard no_grad;
     for (auto& [name, t] : model_state(m)) t.copy_(best.at(name));
   }
-  auto p = inference::predict_split(m, runtime, loop.test, loop.eval_batch_size, comm);
-  if (comm.is_root())
-    inference::write_submission(
-        p, loop.output_dir + "/" + inference::glue_submission_name(p.task, p.split));
+  std::vector<std::string> tests = loop.extra_test;
+  if (!loop.test.empty()) tests.insert(tests.begin(), loop.test);
+  for (const auto& split : tests) {
+    auto p = inference::predict_split(m, runtime, split, loop.eval_batch_size, comm);
+    if (comm.is_root())
+      inference::write_submission(
+          p, loop.output_dir + "/" + inference::glue_submission_name(p.task, p.split));
+  }
+  if (loop.extra_dev.empty()) return;
+  const std::string path = loop.output_dir + "/eval_results.json";
+  nlohmann::json results = nlohmann::json::object();
+  if (comm.is_root() && file_exists(path)) results = nlohmann::json::parse(read_file(path));
+  for (const auto& split : loop.extra_dev) {
+    auto p = inference::predict_split(m, runtime, split, loop.eval_batch_size, comm);
+    if (comm.is_root()) {
+      results[p.split] = inference::split_metrics(p);
+      log_info("exported model: ", p.split, " ", results[p.split].dump());
+    }
+  }
+  if (comm.is_root()) write_file_atomic(path, results.dump(2) + "\n");
 }
 
 }  // namespace
@@ -143,20 +161,30 @@ TrainerSetup make_setup(const std::string& command, const std::string& command_t
   return setup;
 }
 
-void check_dev_split(const std::string& dev, const data::SplitIndex& train,
-                     const model::BertConfig& model, const std::string& model_name) {
-  // Fail now, not after the first epoch: the dev split must be the same task, tokenized alike.
-  shards::TokenManifest m = shards::read_manifest(dev);
+// Fail now, not after the first epoch: every split evaluated or predicted must be the same
+// task, tokenized alike, and fit the model.
+static void check_eval_split(const std::string& split, const data::SplitIndex& train,
+                             const model::BertConfig& model, const std::string& model_name) {
+  shards::TokenManifest m = shards::read_manifest(split);
   if (m.task != train.header.task || m.label_names != train.header.label_names)
-    usage_fail("dev split '", dev, "' is task ", m.task, " but the training split '", train.dir,
+    usage_fail("split '", split, "' is task ", m.task, " but the training split '", train.dir,
                "' is task ", train.header.task, ": evaluate on a split of the same task");
-  if (m.shards.empty()) fail("'", dev, "' has no token shards");
-  auto header = shards::read_token_shard_header(dev + "/" + m.shards[0].file);
+  if (m.shards.empty()) fail("'", split, "' has no token shards");
+  auto header = shards::read_token_shard_header(split + "/" + m.shards[0].file);
   if (header.vocab_sha256 != train.header.vocab_sha256)
-    usage_fail("dev split '", dev, "' was tokenized with another vocabulary than '", train.dir,
+    usage_fail("split '", split, "' was tokenized with another vocabulary than '", train.dir,
                "' (vocab sha256 ", header.vocab_sha256.substr(0, 12), "... vs ",
                train.header.vocab_sha256.substr(0, 12), "...)");
-  inference::check_model_fits_tokens(model, header, model_name, dev);
+  inference::check_model_fits_tokens(model, header, model_name, split);
+}
+
+void check_eval_splits(const LoopConfig& loop, const data::SplitIndex& train,
+                       const model::BertConfig& model, const std::string& model_name) {
+  std::vector<std::string> splits = loop.extra_dev;
+  if (!loop.dev.empty()) splits.insert(splits.begin(), loop.dev);
+  for (const auto& split : loop.extra_test) splits.push_back(split);
+  if (!loop.test.empty()) splits.push_back(loop.test);
+  for (const auto& split : splits) check_eval_split(split, train, model, model_name);
 }
 
 TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& oc,
@@ -248,7 +276,8 @@ TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& oc,
   const std::size_t nparts = setup.part_names.size();
 
   TrainResult result{state.global_step, state.best_metric, metric, false};
-  model::StateDict best;  // the exported weights, for the test split's predictions
+  model::StateDict best;  // the exported weights, for the test and extra splits after training
+  const bool needs_best = !loop.test.empty() || !loop.extra_test.empty() || !loop.extra_dev.empty();
   auto keep_best = [&] {
     best.clear();
     for (auto& [name, t] : model_state(m)) best[name] = t.detach().clone();
@@ -416,7 +445,7 @@ TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& oc,
       write_file_atomic(loop.output_dir + "/metrics.jsonl", state.metrics_jsonl);
       if (better) model::export_pretrained(m, loop.output_dir + "/model", setup.vocab_path);
     }
-    if (better && !loop.test.empty()) keep_best();
+    if (better && needs_best) keep_best();
     state.epoch_sums.clear();
     state.epoch_examples = 0;
     save(epoch + 1, 0);
@@ -429,7 +458,7 @@ TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& oc,
     }
   }
   result.steps = step;
-  if (!loop.test.empty()) predict_test(loop, runtime, comm, m, best);
+  if (needs_best) finish_with_best(loop, runtime, comm, m, best);
   comm.barrier();
   return result;
 }

@@ -60,10 +60,10 @@ TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& optimize
                          const data::SplitIndex& train_index, const LossFunction& loss,
                          const TrainerSetup& setup);
 
-// Checks before any work that a dev split matches the training split (task, labels, vocabulary)
-// and fits the model.
-void check_dev_split(const std::string& dev, const data::SplitIndex& train,
-                     const model::BertConfig& model, const std::string& model_name);
+// Checks before any work that the dev, test and extra splits match the training split (task,
+// labels, vocabulary) and fit the model.
+void check_eval_splits(const LoopConfig& loop, const data::SplitIndex& train,
+                       const model::BertConfig& model, const std::string& model_name);
 
 // The effective config with the keys that only control a run (resume, stop_after_steps,
 // log_every) removed: what a checkpoint must match to be resumed.

@@ -3,10 +3,12 @@
 // other and with `pkd eval`.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/fs.h"
+#include "core/strings.h"
 #include "model/checkpoint.h"
 #include "support/test_support.h"
 
@@ -123,6 +125,65 @@ TEST(Finetune, AccumulationWindowsAndCheckpointGuards) {
   // Resuming a finished run does nothing and succeeds (a requeued job that had finished).
   r = run_pkd(base + " --window-examples 1000 --resume --output-dir " + (dir / "plain"));
   EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+// MNLI's second dev and test splits: extra_dev is scored by the exported model and merged into
+// eval_results.json, extra_test predicted into MNLI-mm.tsv; splits of another task are refused
+// before training. Data: real RTE sentence pairs in MNLI's layout (MNLI is not bundled).
+TEST(Finetune, ExtraDevAndTestSplitsMnli) {
+  TempDir dir;
+  const auto rows = split(read_file(source_dir() + "/data/glue/RTE/dev.tsv"), '\n');
+  auto write = [&](const std::string& name, std::size_t from, std::size_t to, bool labels) {
+    std::string text =
+        labels ? "index\tsentence1\tsentence2\tgold_label\n" : "index\tsentence1\tsentence2\n";
+    for (std::size_t i = from; i < to; ++i) {
+      auto f = split(rows[i], '\t');
+      text += f[0] + "\t" + f[1] + "\t" + f[2];
+      if (labels)
+        text += f[3] == "entailment" ? "\tentailment" : (i % 2 ? "\tneutral" : "\tcontradiction");
+      text += "\n";
+    }
+    write_text(dir / ("mnli/" + name + ".tsv"), text);
+  };
+  write("train", 1, 161, true);
+  write("dev_matched", 161, 201, true);
+  write("dev_mismatched", 201, 241, true);
+  write("test_matched", 241, 259, false);
+  write("test_mismatched", 259, 277, false);
+  auto r =
+      run_pkd("tokenize --task MNLI --data-dir " + (dir / "mnli") + " --vocab " + source_dir() +
+              "/data/vocab/vocab.txt --out " + (dir / "tokens") + " --max-seq-length 64");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string base = "finetune --init random --train " + (dir / "tokens/train") + " --dev " +
+                           (dir / "tokens/dev_matched") + " --hidden-size 32" +
+                           " --num-hidden-layers 1 --num-attention-heads 2 --intermediate-size 64" +
+                           " --epochs 1 --batch-size 16 --intra-op-threads 1";
+  r = run_pkd(base + " --test " + (dir / "tokens/test_matched") + " --extra-dev " +
+              (dir / "tokens/dev_mismatched") + " --extra-test " +
+              (dir / "tokens/test_mismatched") + " --output-dir " + (dir / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto results = nlohmann::json::parse(read_file(dir / "out/eval_results.json"));
+  ASSERT_TRUE(results.contains("dev_matched")) << results.dump();
+  ASSERT_TRUE(results.contains("dev_mismatched")) << results.dump();
+  // The merged metrics are the exported model's: pkd eval reproduces them.
+  r = run_pkd("eval --model " + (dir / "out/model") + " --tokens " +
+              (dir / "tokens/dev_mismatched") + " --out " + (dir / "eval.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto again = nlohmann::json::parse(read_file(dir / "eval.json"));
+  EXPECT_EQ(again["dev_mismatched"]["accuracy"], results["dev_mismatched"]["accuracy"]);
+  for (const char* name : {"out/MNLI-m.tsv", "out/MNLI-mm.tsv"}) {  // header + 18 predictions
+    const std::string text = read_file(dir / name);
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 19) << name;
+  }
+  // A split of another task is refused before any training.
+  ASSERT_EQ(run_pkd("tokenize --task SST-2 --data-dir " + source_dir() + "/data/glue/SST-2" +
+                    " --vocab " + source_dir() + "/data/vocab/vocab.txt --out " + (dir / "sst2"))
+                .exit_code,
+            0);
+  r = run_pkd(base + " --extra-dev " + (dir / "sst2/dev") + " --output-dir " + (dir / "bad"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("is task SST-2 but the training split"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad/checkpoints"));
 }
 
 }  // namespace

@@ -16,14 +16,17 @@ int count(const std::string& text, const std::string& what) {
   return n;
 }
 
-std::string sweep_args(const TempDir& tmp, const std::string& extra) {
-  return "sweep --config " + source_dir() +
-         "/configs/glue/sweep.toml --set sweep.work_dir=" + (tmp / "work") + " " + extra;
+// Runs `pkd sweep` on the paper's sweep file from the repository root, as the docs show (the
+// file's relative paths are relative to the working directory).
+CommandResult sweep(const TempDir& tmp, const std::string& extra) {
+  return run("cd " + source_dir() + " && " + pkd_binary() +
+             " sweep --config configs/glue/sweep.toml --set sweep.work_dir=" + (tmp / "work") +
+             " " + extra);
 }
 
 TEST(SweepCli, PaperSweepDryRunPlansEveryTaskAndWritesNothing) {
   TempDir tmp;
-  auto r = run_pkd(sweep_args(tmp, "--dry-run"));
+  auto r = sweep(tmp, "--dry-run");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(count(r.output, "=$(sbatch --parsable"), 9 * 4 + 1);  // 4 stages x 9 tasks + report
   EXPECT_EQ(count(r.output, "--array=0-110%32"), 9);  // 108 PKD runs + 3 baselines per task
@@ -35,19 +38,25 @@ TEST(SweepCli, PaperSweepDryRunPlansEveryTaskAndWritesNothing) {
 
 TEST(SweepCli, BadRunsAreRefusedBeforeSubmission) {
   TempDir tmp;
-  auto typo = run_pkd(sweep_args(tmp, "--set 'sweep.grid=[\"distill.loss.betta=1,2\"]' --dry-run"));
+  auto typo = sweep(tmp, "--set 'sweep.grid=[\"distill.loss.betta=1,2\"]' --dry-run");
   EXPECT_NE(typo.exit_code, 0);
   EXPECT_NE(typo.output.find("unknown config key 'distill.loss.betta' (did you mean 'beta'?)"),
             std::string::npos)
       << typo.output;
   EXPECT_NE(typo.output.find("sweep job distill:CoLA run 0"), std::string::npos) << typo.output;
-  auto range = run_pkd(sweep_args(tmp, "--set 'sweep.baseline=[\"optimizer.learning_rate=-1\"]'"));
+  auto range = sweep(tmp, "--set 'sweep.baseline=[\"optimizer.learning_rate=-1\"]'");
   EXPECT_NE(range.exit_code, 0);
   EXPECT_NE(range.output.find("optimizer.learning_rate must be positive"), std::string::npos)
       << range.output;
-  auto task = run_pkd(sweep_args(tmp, "--set 'sweep.tasks=[\"SST2\"]'"));
+  auto task = sweep(tmp, "--set 'sweep.tasks=[\"SST2\"]'");
   EXPECT_NE(task.output.find("unknown GLUE task 'SST2'"), std::string::npos) << task.output;
-  auto key = run_pkd(sweep_args(tmp, "--set sweep.slurm.distill.gpus=1"));
+  auto missing = run("cd " + tmp.path() + " && " + pkd_binary() + " sweep --config " +
+                     source_dir() + "/configs/glue/sweep.toml --dry-run");
+  EXPECT_NE(missing.output.find("sweep.configs 'configs/glue' does not exist (relative paths are "
+                                "relative to the working directory"),
+            std::string::npos)
+      << missing.output;
+  auto key = sweep(tmp, "--set sweep.slurm.distill.gpus=1");
   EXPECT_NE(key.output.find("unknown config key"), std::string::npos) << key.output;
   EXPECT_FALSE(std::filesystem::exists(tmp / "work"));
 }

@@ -168,6 +168,19 @@ cmp "$work/students/SST-2/requeued/model/model.safetensors" \
   fail "requeued + resumed weights differ from the uninterrupted run's"
 echo "requeue: preempted at step $(grep -o 'stopped after step [0-9]*' "$log" | head -1), resumed, weights identical"
 
+echo "== 2b. the same run with mpirun as the launcher inside the job"
+id=$(OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PKD_LAUNCHER=mpirun \
+  OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo \
+  sbatch --parsable --chdir="$work" --ntasks-per-node=2 --time=00:10:00 \
+  --output="$work/logs/mpirun-%j.out" "$root/jobs/slurm/distill.sbatch" \
+  "$configs/SST-2/student.toml" --set distill.loss.beta=100 --output-dir students/SST-2/mpirun)
+slurm_wait_job "$id" 300 || fail "the mpirun job did not finish"
+[[ $(slurm_job_state "$id") == COMPLETED ]] || fail "mpirun job ended $(slurm_job_state "$id"): $(cat "$work/logs/mpirun-$id.out")"
+grep -q "mpirun $pkd distill" "$work/logs/mpirun-$id.out" || fail "not launched by mpirun"
+cmp "$work/students/SST-2/mpirun/model/model.safetensors" \
+  "$work/students/SST-2/pkd-b100/model/model.safetensors" || fail "mpirun and srun runs differ"
+echo "mpirun launcher: 2 ranks, weights identical to the srun run"
+
 echo "== 3. a failing teacher cancels its dependents"
 bad=$tmp/work-bad
 # The teacher's initial model does not exist: its job fails after submission (paths are not

@@ -87,6 +87,17 @@ int run_sweep_command(const std::vector<std::string>& all_args) {
   cl.doc.check_tables({"sweep"});
   sweep::SweepConfig config;
   cl.doc.read("sweep", config);
+  // Inputs that exist before the sweep runs (relative paths: to the working directory).
+  auto must_exist = [](const std::string& key, const std::string& path) {
+    if (!fs::exists(path))
+      usage_fail("sweep.", key, " '", path, "' does not exist (relative paths are relative to the ",
+                 "working directory, ", fs::current_path().string(), ")");
+  };
+  must_exist("configs", config.configs);
+  if (config.has_stage("tokenize")) {
+    must_exist("glue_dir", config.glue_dir);
+    must_exist("vocab", config.vocab);
+  }
   const auto jobs = sweep::plan_sweep(config, pkd_root());
   for (const auto& j : jobs)
     if (!fs::exists(j.script)) usage_fail("job script ", j.script, " does not exist");
