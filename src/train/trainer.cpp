@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <filesystem>
@@ -164,7 +165,8 @@ TrainerSetup make_setup(const std::string& command, const std::string& command_t
 // Fail now, not after the first epoch: every split evaluated or predicted must be the same
 // task, tokenized alike, and fit the model.
 static void check_eval_split(const std::string& split, const data::SplitIndex& train,
-                             const model::BertConfig& model, const std::string& model_name) {
+                             const model::BertConfig& model, const std::string& model_name,
+                             bool needs_labels) {
   shards::TokenManifest m = shards::read_manifest(split);
   if (m.task != train.header.task || m.label_names != train.header.label_names)
     usage_fail("split '", split, "' is task ", m.task, " but the training split '", train.dir,
@@ -176,15 +178,25 @@ static void check_eval_split(const std::string& split, const data::SplitIndex& t
                "' (vocab sha256 ", header.vocab_sha256.substr(0, 12), "... vs ",
                train.header.vocab_sha256.substr(0, 12), "...)");
   inference::check_model_fits_tokens(model, header, model_name, split);
+  if (needs_labels) {  // scored with the official metric: a test split has no gold labels
+    const auto first = shards::read_token_shard(split + "/" + m.shards[0].file);
+    const bool labeled =
+        header.regression
+            ? std::any_of(first.scores.begin(), first.scores.end(), [](float x) { return x == x; })
+            : std::any_of(first.labels.begin(), first.labels.end(), [](auto l) { return l >= 0; });
+    if (!labeled)
+      usage_fail("split '", split, "' (", header.split, ") has no gold labels: dev and extra_dev ",
+                 "must be labeled splits; predict test splits with test or extra_test");
+  }
 }
 
 void check_eval_splits(const LoopConfig& loop, const data::SplitIndex& train,
                        const model::BertConfig& model, const std::string& model_name) {
-  std::vector<std::string> splits = loop.extra_dev;
-  if (!loop.dev.empty()) splits.insert(splits.begin(), loop.dev);
-  for (const auto& split : loop.extra_test) splits.push_back(split);
-  if (!loop.test.empty()) splits.push_back(loop.test);
-  for (const auto& split : splits) check_eval_split(split, train, model, model_name);
+  std::vector<std::string> labeled = loop.extra_dev, unlabeled = loop.extra_test;
+  if (!loop.dev.empty()) labeled.insert(labeled.begin(), loop.dev);
+  if (!loop.test.empty()) unlabeled.insert(unlabeled.begin(), loop.test);
+  for (const auto& split : labeled) check_eval_split(split, train, model, model_name, true);
+  for (const auto& split : unlabeled) check_eval_split(split, train, model, model_name, false);
 }
 
 TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& oc,

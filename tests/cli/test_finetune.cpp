@@ -184,6 +184,12 @@ TEST(Finetune, ExtraDevAndTestSplitsMnli) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("is task SST-2 but the training split"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "bad/checkpoints"));
+  // A test split (no gold labels) cannot be scored: refused before training too.
+  r = run_pkd(base + " --extra-dev " + (dir / "tokens/test_mismatched") + " --output-dir " +
+              (dir / "unlabeled"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("(test_mismatched) has no gold labels"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "unlabeled/checkpoints"));
 }
 
 }  // namespace
