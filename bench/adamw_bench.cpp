@@ -2,7 +2,9 @@
 // embedding): pkd's fused AdamW against LibTorch's torch::optim::AdamW (the same arithmetic as
 // PyTorch eager's torch.optim.AdamW, with HF's two decay groups and clip_grad_norm_), same
 // threads, in one run. Prints the median milliseconds per update (clipping included) and the
-// ratio. Usage: pkd_bench_adamw [THREADS] [ITERS]
+// ratio. Both run with training's allocator settings (model::Runtime): with glibc's defaults the
+// reference's temporaries are fresh mmaps every update and it measured ~10x slower than this.
+// Usage: pkd_bench_adamw [THREADS] [ITERS]
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 
 #include "core/strings.h"
 #include "model/bert.h"
+#include "model/runtime.h"
 #include "train/optimizer.h"
 
 namespace {
@@ -39,7 +42,9 @@ double median_ms(int iters, const std::function<void()>& prepare,
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   const int iters = argc > 2 ? std::atoi(argv[2]) : 10;
-  torch::set_num_threads(threads);
+  pkd::model::RuntimeConfig runtime_config;  // threads, and the allocator settings of training
+  runtime_config.intra_op_threads = threads;
+  pkd::model::Runtime runtime(runtime_config, 1);
   pkd::model::BertConfig config;
   config.num_hidden_layers = 6;
   pkd::model::BertForSequenceClassification a(config), b(config);

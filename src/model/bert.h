@@ -29,7 +29,8 @@ class BertSelfAttentionImpl : public torch::nn::Module {
  public:
   explicit BertSelfAttentionImpl(const BertConfig& c);
   // x: [B, T, H]; mask: additive [B, 1, 1, T] (0 for tokens, a large negative for padding).
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask);
+  // cls_only: only row 0 ([CLS]) attends, giving [B, 1, H] (keys and values still use all rows).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, bool cls_only = false);
 
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
   torch::nn::Dropout dropout{nullptr};
@@ -52,7 +53,7 @@ TORCH_MODULE(BertResidualOutput);
 class BertAttentionImpl : public torch::nn::Module {
  public:
   explicit BertAttentionImpl(const BertConfig& c);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, bool cls_only = false);
 
   BertSelfAttention self{nullptr};
   BertResidualOutput output{nullptr};
@@ -72,7 +73,8 @@ TORCH_MODULE(BertIntermediate);
 class BertLayerImpl : public torch::nn::Module {
  public:
   explicit BertLayerImpl(const BertConfig& c);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask);
+  // [B, T, H] -> [B, T, H], or [B, 1, H] (the [CLS] row only) when cls_only.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, bool cls_only = false);
 
   BertAttention attention{nullptr};
   BertIntermediate intermediate{nullptr};

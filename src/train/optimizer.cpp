@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "train/adamw_kernel.h"
 
 namespace pkd::train {
 
@@ -37,21 +38,23 @@ void FusedAdamW::step(double lr, double grad_scale) {
   const double b1 = config_.adam_beta1, b2 = config_.adam_beta2;
   const double bias_correction1 = 1 - std::pow(b1, static_cast<double>(steps_));
   const double bias_correction2_sqrt = std::sqrt(1 - std::pow(b2, static_cast<double>(steps_)));
-  // Scalars in float, as torch applies them to float tensors.
-  const auto step_size = static_cast<float>(lr / bias_correction1);
-  const auto beta1 = static_cast<float>(b1), beta2 = static_cast<float>(b2);
-  const auto one_minus_beta1 = static_cast<float>(1 - b1),
-             one_minus_beta2 = static_cast<float>(1 - b2);
-  const auto eps = static_cast<float>(config_.adam_epsilon);
-  const auto c2 = static_cast<float>(bias_correction2_sqrt);
-  const auto scale = static_cast<float>(grad_scale);
+  const double eps = config_.adam_epsilon;
   const bool scaled = grad_scale != 1.0;
+  AdamWScalars scalars{};  // in float, as torch applies them to float tensors
+  scalars.step_size = static_cast<float>(lr / bias_correction1);
+  scalars.beta1 = static_cast<float>(b1);
+  scalars.beta2 = static_cast<float>(b2);
+  scalars.one_minus_beta1 = static_cast<float>(1 - b1);
+  scalars.one_minus_beta2 = static_cast<float>(1 - b2);
+  scalars.eps = static_cast<float>(eps);
+  scalars.bias_correction2_sqrt = static_cast<float>(bias_correction2_sqrt);
+  scalars.grad_scale = static_cast<float>(grad_scale);
   torch::NoGradGuard no_grad;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     torch::Tensor& p = params_[i];
     torch::Tensor g = p.mutable_grad();
     if (!g.defined()) fail("internal: parameter ", names_[i], " has no gradient");
-    const auto decay = static_cast<float>(1 - lr * (decay_[i] ? config_.weight_decay : 0.0));
+    const double decay = 1 - lr * (decay_[i] ? config_.weight_decay : 0.0);
     if (!p.is_cpu() || !p.is_contiguous() || !g.is_contiguous() ||
         p.scalar_type() != torch::kFloat) {
       // Accelerators: the same arithmetic as tensor operations.
@@ -64,20 +67,13 @@ void FusedAdamW::step(double lr, double grad_scale) {
       p.mutable_grad() = torch::Tensor();
       continue;
     }
+    scalars.decay = static_cast<float>(decay);
     float* pp = p.data_ptr<float>();
-    float* gp = g.data_ptr<float>();
+    const float* gp = g.data_ptr<float>();
     float* mp = exp_avg_[i].data_ptr<float>();
     float* vp = exp_avg_sq_[i].data_ptr<float>();
     at::parallel_for(0, p.numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t k = begin; k < end; ++k) {
-        const float grad = scaled ? gp[k] * scale : gp[k];
-        const float param = pp[k] * decay;
-        const float m = mp[k] * beta1 + grad * one_minus_beta1;
-        const float v = vp[k] * beta2 + grad * grad * one_minus_beta2;
-        mp[k] = m;
-        vp[k] = v;
-        pp[k] = param - step_size * (m / (std::sqrt(v) / c2 + eps));
-      }
+      adamw_update(pp, gp, mp, vp, begin, end, scalars);
     });
     // Released, not zeroed (PyTorch's zero_grad(set_to_none=True)): the next backward hands its
     // gradient over instead of adding it to zeros, which saves two passes over every parameter.

@@ -138,6 +138,38 @@ TEST_P(Golden, Float64IsExact) {
 
 INSTANTIATE_TEST_SUITE_P(BothFormats, Golden, ::testing::Values("safetensors", "bin"));
 
+// The last layer computes only the [CLS] row unless all hidden states are asked for: the same
+// logits and the same gradient for every parameter (float64: only summation order may differ).
+TEST(Bert, ClsOnlyLastLayerGivesTheFullLayersLogitsAndGradients) {
+  auto m = model_from(read_safetensors(golden_dir() + "/model.safetensors"), torch::kDouble);
+  const auto ids = torch::tensor({{101, 7592, 2088, 102, 0}, {101, 2023, 2003, 1037, 102}});
+  const auto types = torch::zeros_like(ids), mask = (ids != 0).to(torch::kLong);
+  const auto weights = torch::randn({2, m->config().num_labels}, torch::kDouble);
+  auto gradients = [&](HiddenStates hidden, torch::Tensor& logits) {
+    m->zero_grad();
+    logits = m(ids, types, mask, hidden).logits;
+    (logits * weights).sum().backward();
+    std::vector<torch::Tensor> g;
+    for (const auto& p : m->parameters()) g.push_back(p.grad().clone());
+    return g;
+  };
+  torch::Tensor cls_logits, full_logits;
+  const auto cls_grads = gradients(HiddenStates::none, cls_logits);
+  const auto full_grads = gradients(HiddenStates::all, full_logits);
+  EXPECT_LE(rel_err(cls_logits, full_logits), 1e-12);
+  const auto names = m->named_parameters().keys();
+  for (std::size_t i = 0; i < cls_grads.size(); ++i)
+    EXPECT_LE((cls_grads[i] - full_grads[i]).norm().item<double>(),
+              1e-12 * (1 + full_grads[i].norm().item<double>()))
+        << names[i];
+  // And the short path is really taken: a cls_only layer returns one row per example.
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 5, m->config().hidden_size}, torch::kDouble);
+  EXPECT_EQ(
+      m->bert->encoder->at(0).forward(x, torch::zeros({2, 1, 1, 5}, torch::kDouble), true).sizes(),
+      (std::vector<std::int64_t>{2, 1, m->config().hidden_size}));
+}
+
 TEST(Checkpoint, ParameterNamesAreHuggingFaces) {
   auto st = read_safetensors(golden_dir() + "/model.safetensors");
   BertForSequenceClassification m(BertConfig::load(golden_dir() + "/config.json"));

@@ -53,7 +53,9 @@ TEST(FusedAdamW, MatchesTorchAdamWWithDecayGroups) {
     b->forward(x).backward();
     const double factor = clip_factor(a->parameters(), 5.0);
     torch::nn::utils::clip_grad_norm_(b->parameters(), 5.0);
-    if (step == 0) EXPECT_LT(factor, 1.0);  // the first gradients are large: clipping is exercised
+    if (step == 0) {  // the first gradients are large: clipping is exercised
+      EXPECT_LT(factor, 1.0);
+    }
     fused.step(c.learning_rate, factor);
     reference.step();
     reference.zero_grad();
@@ -67,6 +69,54 @@ TEST(FusedAdamW, MatchesTorchAdamWWithDecayGroups) {
         << p.key() << ": max diff " << (p.value() - q).abs().max().item<double>();
   }
   EXPECT_EQ(fused.steps(), 6);
+}
+
+// A word embedding whose batches touch a few rows (GLUE's case): the rows no batch has touched
+// only decay, bitwise as torch computes it (p * decay step after step: zero moments give a zero
+// Adam term); touched rows follow torch, also after they stop being touched and across a state
+// round trip.
+TEST(FusedAdamW, SparseEmbeddingGradientsFollowTorch) {
+  torch::manual_seed(3);
+  torch::nn::Embedding a(40, 300), b(40, 300);  // rows of 300: blocks straddle rows
+  {
+    torch::NoGradGuard no_grad;
+    b->weight.copy_(a->weight);
+  }
+  const torch::Tensor initial = a->weight.detach().clone();
+  OptimizerConfig c;
+  c.learning_rate = 1e-2;
+  c.weight_decay = 0.1;
+  FusedAdamW fused(*a, c);
+  torch::optim::AdamW reference(std::vector<torch::Tensor>{b->weight},
+                                torch::optim::AdamWOptions(c.learning_rate)
+                                    .betas({c.adam_beta1, c.adam_beta2})
+                                    .eps(c.adam_epsilon)
+                                    .weight_decay(c.weight_decay));
+  // Rows 3 and 7 in every batch, row 11 only in the first two, rows >= 20 never.
+  const std::vector<std::vector<std::int64_t>> batches = {{3, 7, 11}, {11, 3}, {7, 3}, {3, 7}};
+  torch::Tensor expected_untouched = initial.slice(0, 20).clone();
+  for (std::size_t step = 0; step < 2 * batches.size(); ++step) {
+    if (step == batches.size()) {  // resume from a saved state mid-run
+      auto saved = fused.state();
+      std::map<std::string, torch::Tensor> copy;
+      for (const auto& [k, v] : saved) copy[k] = v.clone();
+      fused = FusedAdamW(*a, c);
+      fused.load_state(copy, "test");
+    }
+    const auto ids = torch::tensor(batches[step % batches.size()]);
+    a(ids).pow(2).sum().backward();
+    b(ids).pow(2).sum().backward();
+    fused.step(c.learning_rate);
+    reference.step();
+    reference.zero_grad();
+    expected_untouched.mul_(static_cast<float>(1 - c.learning_rate * c.weight_decay));
+  }
+  EXPECT_TRUE(torch::equal(a->weight.detach().slice(0, 20), expected_untouched));
+  EXPECT_FALSE(torch::equal(a->weight.detach().slice(0, 11, 12), initial.slice(0, 11, 12)));
+  EXPECT_TRUE(torch::allclose(a->weight, b->weight, /*rtol=*/1e-5, /*atol=*/1e-6))
+      << "max diff " << (a->weight - b->weight).abs().max().item<double>();
+  const auto state = fused.state();
+  EXPECT_EQ(state.at("exp_avg_sq.weight").slice(0, 20).count_nonzero().item<std::int64_t>(), 0);
 }
 
 TEST(FusedAdamW, StateRoundTripsAndRejectsOtherModels) {

@@ -1,0 +1,128 @@
+// Epoch ends and the end of training: the metrics.jsonl history line, the dev evaluation with the
+// task's official metric, the best-epoch export, and after the last epoch the test and extra
+// splits run with the best weights.
+#include <cmath>
+
+#include "core/fs.h"
+#include "core/log.h"
+#include "inference/predict.h"
+#include "metrics/glue_metrics.h"
+#include "train/training_run.h"
+
+namespace pkd::train {
+
+void StepProfile::end(Phase p) {
+  const auto now = std::chrono::steady_clock::now();
+  seconds[p] += std::chrono::duration<double>(now - mark).count();
+  mark = now;
+}
+
+nlohmann::json StepProfile::per_step(std::int64_t steps) const {
+  const double n = static_cast<double>(std::max<std::int64_t>(1, steps));
+  return {{"data", seconds[kData] / n},
+          {"forward_backward", seconds[kForwardBackward] / n},
+          {"all_reduce", seconds[kAllReduce] / n},
+          {"optimizer", seconds[kOptimizer] / n}};
+}
+
+void LossTotals::add(const LossTotals& other) {
+  sums.resize(std::max(sums.size(), other.sums.size()), 0.0);
+  for (std::size_t k = 0; k < other.sums.size(); ++k) sums[k] += other.sums[k];
+  examples += other.examples;
+}
+
+double LossTotals::mean(std::size_t k) const {
+  return sums[k] / static_cast<double>(std::max<std::int64_t>(1, examples));
+}
+
+model::StateDict model_state(model::BertForSequenceClassification& m) {
+  model::StateDict s;
+  for (const auto& p : m->named_parameters()) s[p.key()] = p.value();
+  for (const auto& b : m->named_buffers()) s[b.key()] = b.value();
+  return s;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+void TrainingRun::end_epoch(std::int64_t epoch, const LossTotals& totals, double seconds,
+                            const StepProfile& profile, std::int64_t profiled_steps) {
+  nlohmann::json line = {
+      {"epoch", epoch + 1},
+      {"step", step_},
+      {"train_loss", totals.mean(0)},
+      {"learning_rate", oc_.learning_rate * linear_schedule(step_, warmup_, total_)},
+      {"examples_per_s", static_cast<double>(totals.examples) / seconds},
+      {"step_seconds", profile.per_step(profiled_steps)}};
+  log_debug("epoch ", epoch + 1, " seconds per step on this rank: ", line["step_seconds"].dump());
+  for (std::size_t k = 0; k < nparts_; ++k)
+    line["train_" + setup_.part_names[k]] = totals.mean(k + 1);
+  bool better = loop_.dev.empty();
+  if (!loop_.dev.empty()) {
+    auto p = inference::predict_split(m_, runtime_, loop_.dev, loop_.eval_batch_size, comm_);
+    if (comm_.is_root()) {
+      auto dev_metrics = inference::split_metrics(p);
+      line[p.split] = dev_metrics;
+      const double value = dev_metrics.at(result_.metric_name);
+      better = std::isnan(result_.best_metric) || value > result_.best_metric;
+      if (better) {
+        result_.best_metric = value;
+        write_file_atomic(loop_.output_dir + "/eval_results.json",
+                          nlohmann::json({{p.split, dev_metrics}}).dump(2) + "\n");
+      }
+      log_info("epoch ", epoch + 1, ": ", p.split, " ", result_.metric_name, " ", value,
+               better ? " (best so far)" : "");
+    }
+    better = comm_.broadcast(better ? "1" : "0") == "1";
+  }
+  if (comm_.is_root()) {
+    state_.metrics_jsonl += line.dump() + "\n";
+    write_file_atomic(loop_.output_dir + "/metrics.jsonl", state_.metrics_jsonl);
+    if (better) model::export_pretrained(m_, loop_.output_dir + "/model", setup_.vocab_path);
+  }
+  if (better && needs_best_) {
+    best_.clear();
+    for (auto& [name, t] : model_state(m_)) best_[name] = t.detach().clone();
+  }
+}
+
+// With the exported (best) weights: GLUE submission files of the test splits
+// (OUTPUT_DIR/SST-2.tsv, MNLI-mm.tsv, ...) and the metrics of the extra dev splits, merged into
+// eval_results.json.
+void TrainingRun::finish_with_best() {
+  {
+    torch::NoGradGuard no_grad;
+    if (best_.empty()) {  // a resumed run whose best epoch came before the interruption
+      auto exported = model::read_checkpoint_dir(loop_.output_dir + "/model");
+      for (auto& [name, t] : model_state(m_)) {
+        auto it = exported.find(name);
+        if (it != exported.end()) t.copy_(it->second);
+      }
+    } else {
+      for (auto& [name, t] : model_state(m_)) t.copy_(best_.at(name));
+    }
+  }
+  std::vector<std::string> tests = loop_.extra_test;
+  if (!loop_.test.empty()) tests.insert(tests.begin(), loop_.test);
+  for (const auto& split : tests) {
+    auto p = inference::predict_split(m_, runtime_, split, loop_.eval_batch_size, comm_);
+    if (comm_.is_root())
+      inference::write_submission(
+          p, loop_.output_dir + "/" + inference::glue_submission_name(p.task, p.split));
+  }
+  if (loop_.extra_dev.empty()) return;
+  const std::string path = loop_.output_dir + "/eval_results.json";
+  nlohmann::json results = nlohmann::json::object();
+  if (comm_.is_root() && file_exists(path)) results = nlohmann::json::parse(read_file(path));
+  for (const auto& split : loop_.extra_dev) {
+    auto p = inference::predict_split(m_, runtime_, split, loop_.eval_batch_size, comm_);
+    if (comm_.is_root()) {
+      results[p.split] = inference::split_metrics(p);
+      log_info("exported model: ", p.split, " ", results[p.split].dump());
+    }
+  }
+  if (comm_.is_root()) write_file_atomic(path, results.dump(2) + "\n");
+}
+
+}  // namespace pkd::train

@@ -1,0 +1,107 @@
+// The trainer's setup and checks before any work: loop validation, the effective config and its
+// identity for resuming, and the evaluation splits against the training split.
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
+#include "config/document.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/strings.h"
+#include "inference/predict.h"
+#include "shards/manifest.h"
+#include "shards/token_shard.h"
+#include "train/trainer.h"
+
+namespace pkd::train {
+
+void LoopConfig::validate(const std::string& t) const {
+  if (train.empty()) usage_fail(t, ".train is required: a token split directory (--train)");
+  if (output_dir.empty()) usage_fail(t, ".output_dir is required (--output-dir)");
+  if (epochs < 1) usage_fail(t, ".epochs must be at least 1, got ", epochs);
+  if (batch_size < 1) usage_fail(t, ".batch_size must be at least 1, got ", batch_size);
+  if (gradient_accumulation_steps < 1 || gradient_accumulation_steps > batch_size)
+    usage_fail(t, ".gradient_accumulation_steps must be in 1..batch_size (", batch_size, "), got ",
+               gradient_accumulation_steps);
+  if (window_examples < 0) usage_fail(t, ".window_examples must be >= 0, got ", window_examples);
+  if (eval_batch_size < 1)
+    usage_fail(t, ".eval_batch_size must be at least 1, got ", eval_batch_size);
+  if (log_every < 1) usage_fail(t, ".log_every must be at least 1, got ", log_every);
+  if (checkpoint_every < 0)
+    usage_fail(t, ".checkpoint_every must be >= 0 (0 = epoch ends), got ", checkpoint_every);
+  if (keep_checkpoints < 1)
+    usage_fail(t, ".keep_checkpoints must be at least 1, got ", keep_checkpoints);
+}
+
+std::string training_identity(const std::string& effective_config) {
+  std::istringstream in(effective_config);
+  std::string line, out;
+  while (std::getline(in, line)) {
+    const std::string key(trim(line.substr(0, line.find('='))));
+    if (starts_with(trim(line), "#") || key == "resume" || key == "stop_after_steps" ||
+        key == "log_every")
+      continue;
+    out += line + "\n";
+  }
+  return out;
+}
+
+TrainerSetup make_setup(const std::string& command, const std::string& command_table_toml,
+                        const OptimizerConfig& optimizer, const model::RuntimeConfig& runtime,
+                        const parallel::ReduceConfig& reduce, const std::string& train_split) {
+  OptimizerConfig o = optimizer;  // to_toml visits mutable configs
+  model::RuntimeConfig r = runtime;
+  parallel::ReduceConfig p = reduce;
+  TrainerSetup setup;
+  setup.command = command;
+  setup.effective_config = "# Effective configuration of the `pkd " + command +
+                           "` run that wrote this directory.\n" + command_table_toml + "\n" +
+                           config::to_toml("optimizer", o) + "\n" + config::to_toml("runtime", r) +
+                           "\n" + config::to_toml("parallel", p);
+  setup.vocab_path = (std::filesystem::path(train_split).parent_path() / "vocab.txt").string();
+  if (!file_exists(setup.vocab_path)) setup.vocab_path.clear();
+  return setup;
+}
+
+namespace {
+
+// Fail now, not after the first epoch: every split evaluated or predicted must be the same
+// task, tokenized alike, and fit the model.
+void check_eval_split(const std::string& split, const data::SplitIndex& train,
+                      const model::BertConfig& model, const std::string& model_name,
+                      bool needs_labels) {
+  shards::TokenManifest m = shards::read_manifest(split);
+  if (m.task != train.header.task || m.label_names != train.header.label_names)
+    usage_fail("split '", split, "' is task ", m.task, " but the training split '", train.dir,
+               "' is task ", train.header.task, ": evaluate on a split of the same task");
+  if (m.shards.empty()) fail("'", split, "' has no token shards");
+  auto header = shards::read_token_shard_header(split + "/" + m.shards[0].file);
+  if (header.vocab_sha256 != train.header.vocab_sha256)
+    usage_fail("split '", split, "' was tokenized with another vocabulary than '", train.dir,
+               "' (vocab sha256 ", header.vocab_sha256.substr(0, 12), "... vs ",
+               train.header.vocab_sha256.substr(0, 12), "...)");
+  inference::check_model_fits_tokens(model, header, model_name, split);
+  if (needs_labels) {  // scored with the official metric: a test split has no gold labels
+    const auto first = shards::read_token_shard(split + "/" + m.shards[0].file);
+    const bool labeled =
+        header.regression
+            ? std::any_of(first.scores.begin(), first.scores.end(), [](float x) { return x == x; })
+            : std::any_of(first.labels.begin(), first.labels.end(), [](auto l) { return l >= 0; });
+    if (!labeled)
+      usage_fail("split '", split, "' (", header.split, ") has no gold labels: dev and extra_dev ",
+                 "must be labeled splits; predict test splits with test or extra_test");
+  }
+}
+
+}  // namespace
+
+void check_eval_splits(const LoopConfig& loop, const data::SplitIndex& train,
+                       const model::BertConfig& model, const std::string& model_name) {
+  std::vector<std::string> labeled = loop.extra_dev, unlabeled = loop.extra_test;
+  if (!loop.dev.empty()) labeled.insert(labeled.begin(), loop.dev);
+  if (!loop.test.empty()) unlabeled.insert(unlabeled.begin(), loop.test);
+  for (const auto& split : labeled) check_eval_split(split, train, model, model_name, true);
+  for (const auto& split : unlabeled) check_eval_split(split, train, model, model_name, false);
+}
+
+}  // namespace pkd::train
