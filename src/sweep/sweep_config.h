@@ -90,8 +90,7 @@ struct SweepConfig {
             "directory of tokenize.toml, cache.toml and <TASK>/teacher.toml, <TASK>/student.toml");
     v.field("teacher_init", teacher_init,
             "pretrained HuggingFace directory the teachers are fine-tuned from, e.g. "
-            "/models/bert-base-uncased ("
-            " = finetune.init of the teacher configs)");
+            "/models/bert-base-uncased (\"\" = finetune.init of the teacher configs)");
     v.field("teacher", teacher,
             "an existing teacher per task, {task} replaced (\"\" = fine-tune one per task)");
     v.field("stages", stages,
