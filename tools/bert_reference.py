@@ -284,6 +284,18 @@ def read_split(tokens_dir):
     return examples, manifest["settings"]["max_seq_length"]
 
 
+def seed_optimizer(model, steps):
+    """The seed's optimizer: HF's weight-decay groups (0.01, none on biases and LayerNorm),
+    torch.optim.AdamW(lr 5e-5, eps 1e-8), linear warmup over 10% of `steps`, then linear decay."""
+    no_decay = lambda n: n.endswith("bias") or "LayerNorm" in n
+    groups = [{"params": [p for n, p in model.named_parameters() if not no_decay(n)], "weight_decay": 0.01},
+              {"params": [p for n, p in model.named_parameters() if no_decay(n)], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=5e-5, eps=1e-8)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / max(1, 0.1 * steps),
+                                                                 max(0.0, (steps - s) / (0.9 * steps))))
+    return opt, sched
+
+
 def distill_bench(a, tokens_dir, model_dir):
     """The seed's PKD training loop, timed per optimizer step (after --warmup steps)."""
     torch.set_num_threads(a.threads)
@@ -298,13 +310,7 @@ def distill_bench(a, tokens_dir, model_dir):
     student.train()
     L = cfg["num_hidden_layers"]
     skip = [L // k * (j + 1) for j in range(k - 1)]  # PKD-Skip: 12 -> 6 gives 2,4,6,8,10
-    no_decay = lambda n: n.endswith("bias") or "LayerNorm" in n
-    groups = [{"params": [p for n, p in student.named_parameters() if not no_decay(n)], "weight_decay": 0.01},
-              {"params": [p for n, p in student.named_parameters() if no_decay(n)], "weight_decay": 0.0}]
-    steps = a.warmup + a.steps
-    opt = torch.optim.AdamW(groups, lr=5e-5, eps=1e-8)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / max(1, 0.1 * steps),
-                                                                 max(0.0, (steps - s) / (0.9 * steps))))
+    opt, sched = seed_optimizer(student, a.warmup + a.steps)
     examples, pad_to = read_split(tokens_dir)
     order = torch.randperm(len(examples)).tolist()
     alpha, beta, T = 0.5, 100.0, 10.0

@@ -48,5 +48,11 @@ class Comm {
 
 // True when the environment says an MPI launcher (mpirun, srun with PMIx/PMI) started us.
 bool launched_by_mpi();
+// Ranks of this job on this node, from the launcher's environment (1 when alone).
+int local_rank_count();
+// This rank's index among them (Open MPI, MPICH/Hydra or srun; 0 when alone).
+int local_rank();
+// This host's name (gethostname).
+std::string hostname();
 
 }  // namespace pkd::dist

@@ -55,7 +55,7 @@ train::TrainResult run_distill(const DistillConfig& c, const train::OptimizerCon
                                dist::Comm& comm) {
   c.validate();
   oc.validate();
-  model::Runtime runtime(rc, model::local_rank_count());
+  model::Runtime runtime(rc, dist::local_rank_count());
   torch::manual_seed(static_cast<std::uint64_t>(c.loop.seed));  // same initialisation everywhere
 
   data::SplitIndex index = data::index_split(c.loop.train);
@@ -125,12 +125,12 @@ train::TrainResult run_distill(const DistillConfig& c, const train::OptimizerCon
 
   const PkdLossConfig lc = c.loss;
   const bool pt = use_teacher && lc.beta > 0;
+  // Runs inside the trainer's autocast scope (runtime.precision), the online teacher too.
   train::LossFunction loss = [&, lc, pt, regression, layers](
                                  model::BertForSequenceClassification& m, const data::Batch& b) {
     torch::Tensor t_logits = b.teacher_logits, t_cls = b.teacher_cls;
     if (teacher) {
       torch::NoGradGuard no_grad;
-      model::Runtime::Autocast autocast(runtime);
       auto out = teacher(b.input_ids, b.token_type_ids, b.attention_mask,
                          pt ? model::HiddenStates::cls : model::HiddenStates::none);
       t_logits = out.logits.to(torch::kFloat);
@@ -140,7 +140,6 @@ train::TrainResult run_distill(const DistillConfig& c, const train::OptimizerCon
         t_cls = torch::stack(rows).to(torch::kFloat);
       }
     }
-    model::Runtime::Autocast autocast(runtime);
     auto out = m(b.input_ids, b.token_type_ids, b.attention_mask,
                  pt ? model::HiddenStates::cls : model::HiddenStates::none);
     std::vector<torch::Tensor> s_cls;
@@ -161,7 +160,7 @@ train::TrainResult run_distill(const DistillConfig& c, const train::OptimizerCon
     // Only the rows the map needs are read: cls_hidden row l = teacher layer l.
     setup.features.layers = pt ? layers : std::vector<std::int64_t>{};
   }
-  auto reducer = parallel::GradientReducer::create(reduce, comm);
+  auto reducer = parallel::GradientReducer::create(reduce, comm, runtime.device());
   return train::run_training(c.loop, oc, runtime, *reducer, comm, student, index, loss, setup);
 }
 

@@ -72,7 +72,7 @@ void CacheTeacherConfig::validate() const {
 CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
                                const model::RuntimeConfig& runtime_config, dist::Comm& comm) {
   c.validate();
-  model::Runtime runtime(runtime_config, model::local_rank_count());
+  model::Runtime runtime(runtime_config, dist::local_rank_count());
   const shards::TokenManifest tokens = shards::read_manifest(c.tokens);
   if (tokens.shards.empty()) fail("'", c.tokens, "' has no token shards");
   model::LoadReport report;

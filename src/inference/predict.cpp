@@ -153,7 +153,7 @@ SplitPredictions predict_for(const char* table, const std::string& model_dir,
   require(model_dir, "model", table);
   require(token_dir, "tokens", table);
   if (batch_size < 1) usage_fail(table, ".batch_size must be at least 1, got ", batch_size);
-  model::Runtime runtime(rc, model::local_rank_count());
+  model::Runtime runtime(rc, dist::local_rank_count());
   auto m = load_for(model_dir, token_dir, runtime);
   return predict_split(m, runtime, token_dir, batch_size, comm);
 }

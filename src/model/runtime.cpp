@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <torch/cuda.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -15,30 +16,15 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "dist/comm.h"
 
 namespace pkd::model {
 
-int local_rank_count() {
-  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"})
-    if (const char* v = std::getenv(var)) {
-      int n = std::atoi(v);
-      if (n > 0) return n;
-    }
-  return 1;
-}
-
-int local_rank() {
-  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"})
-    if (const char* v = std::getenv(var)) {
-      int n = std::atoi(v);
-      if (n >= 0) return n;
-    }
-  return 0;
-}
-
 void RuntimeConfig::validate() const {
-  if (precision != "float32" && precision != "bfloat16" && precision != "float16")
-    usage_fail("runtime.precision must be float32, bfloat16 or float16, got \"", precision, "\"");
+  if (precision != "auto" && precision != "float32" && precision != "bfloat16" &&
+      precision != "float16")
+    usage_fail("runtime.precision must be auto, float32, bfloat16 or float16, got \"", precision,
+               "\"");
   if (intra_op_threads < 0)
     usage_fail("runtime.intra_op_threads must be >= 0, got ", intra_op_threads);
   const bool cuda = device == "cuda" || starts_with(device, "cuda:");
@@ -58,8 +44,12 @@ Runtime::Runtime(const RuntimeConfig& config, int ranks_on_node) : config_(confi
   if (device_.is_cuda() && !device_.has_index()) {
     // "cuda" means one GPU per rank: the node's ranks take its GPUs in local-rank order.
     const int gpus = static_cast<int>(torch::cuda::device_count());
-    device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank() % gpus));
+    device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(dist::local_rank() % gpus));
   }
+  if (config_.precision == "bfloat16" || (config_.precision == "auto" && device_.is_cuda()))
+    precision_ = Precision::kBFloat16;
+  else if (config_.precision == "float16")
+    precision_ = Precision::kFloat16;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   threads_ = config_.intra_op_threads > 0 ? static_cast<int>(config_.intra_op_threads)
                                           : std::max(1, cores / std::max(1, ranks_on_node));
@@ -73,29 +63,79 @@ Runtime::Runtime(const RuntimeConfig& config, int ranks_on_node) : config_(confi
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
 #endif
-  log_debug("runtime: device ", config_.device, ", precision ", config_.precision, ", ", threads_,
+  log_debug("runtime: device ", device_, ", precision ", precision_name(), ", ", threads_,
             " intra-op threads");
 }
 
-Runtime::Autocast::Autocast(const Runtime& runtime) {
-  const std::string& p = runtime.config().precision;
-  if (p == "float32") return;
-  const at::ScalarType type = p == "bfloat16" ? at::kBFloat16 : at::kHalf;
-  if (runtime.device().is_cuda()) {
-    at::autocast::set_autocast_gpu_dtype(type);
-    at::autocast::set_enabled(true);
-    cuda_ = true;
-  } else {
-    at::autocast::set_autocast_cpu_dtype(type);
-    at::autocast::set_cpu_enabled(true);
-    cpu_ = true;
+const char* Runtime::precision_name() const {
+  switch (precision_) {
+    case Precision::kFloat32:
+      return "float32";
+    case Precision::kBFloat16:
+      return "bfloat16";
+    case Precision::kFloat16:
+      return "float16";
   }
+  return "?";
+}
+
+namespace {
+
+// LibTorch 2.4 replaced the per-device autocast setters (which now log a deprecation warning on
+// every call) with ones taking the device type; 1.13 has only the old ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool autocast_enabled(bool cuda) {
+  return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU);
+}
+void set_autocast(bool cuda, bool enabled) {
+  at::autocast::set_autocast_enabled(cuda ? at::kCUDA : at::kCPU, enabled);
+}
+at::ScalarType autocast_type(bool cuda) {
+  return at::autocast::get_autocast_dtype(cuda ? at::kCUDA : at::kCPU);
+}
+void set_autocast_type(bool cuda, at::ScalarType type) {
+  at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, type);
+}
+#else
+bool autocast_enabled(bool cuda) {
+  return cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+void set_autocast(bool cuda, bool enabled) {
+  if (cuda)
+    at::autocast::set_enabled(enabled);
+  else
+    at::autocast::set_cpu_enabled(enabled);
+}
+at::ScalarType autocast_type(bool cuda) {
+  return cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+void set_autocast_type(bool cuda, at::ScalarType type) {
+  if (cuda)
+    at::autocast::set_autocast_gpu_dtype(type);
+  else
+    at::autocast::set_autocast_cpu_dtype(type);
+}
+#endif
+
+}  // namespace
+
+Runtime::Autocast::Autocast(const Runtime& runtime) {
+  if (runtime.precision() == Precision::kFloat32) return;
+  cuda_ = runtime.device().is_cuda();
+  active_ = true;
+  was_enabled_ = autocast_enabled(cuda_);
+  previous_type_ = autocast_type(cuda_);
+  set_autocast_type(cuda_, runtime.precision() == Precision::kBFloat16 ? at::kBFloat16 : at::kHalf);
+  set_autocast(cuda_, true);
+  at::autocast::increment_nesting();
 }
 
 Runtime::Autocast::~Autocast() {
-  if (cuda_) at::autocast::set_enabled(false);
-  if (cpu_) at::autocast::set_cpu_enabled(false);
-  if (cuda_ || cpu_) at::autocast::clear_cache();
+  if (!active_) return;
+  set_autocast(cuda_, was_enabled_);
+  set_autocast_type(cuda_, previous_type_);
+  // Casts of weights are cached while autocast is on; drop them when the outermost scope ends.
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
 }
 
 }  // namespace pkd::model

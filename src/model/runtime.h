@@ -11,14 +11,16 @@ namespace pkd::model {
 
 struct RuntimeConfig {
   std::string device = "cpu";         // "cpu", "cuda" (GPU = local rank) or "cuda:N"
-  std::string precision = "float32";  // float32; bfloat16 (CPU and CUDA autocast); float16 (CUDA)
+  std::string precision = "auto";     // auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16,
+                                      // float16 (CUDA only, with dynamic loss scaling in training)
   std::int64_t intra_op_threads = 0;  // LibTorch threads per rank; 0 = cores / ranks on this node
 
   template <class V>
   void visit(V& v) {
     v.field("device", device, "cpu, cuda or cuda:N");
     v.field("precision", precision,
-            "float32, bfloat16 (autocast) or float16 (autocast, CUDA only)");
+            "auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16 (autocast) or float16 "
+            "(autocast + dynamic loss scaling, CUDA only)");
     v.field("intra_op_threads", intra_op_threads,
             "LibTorch threads per rank (0 = cores / ranks per node)");
   }
@@ -26,8 +28,11 @@ struct RuntimeConfig {
   void validate() const;
 };
 
-// The validated runtime of this process: applies the thread count once and hands out the device
-// and an autocast scope for forward passes.
+enum class Precision { kFloat32, kBFloat16, kFloat16 };
+
+// The validated runtime of this process: applies the thread count once and hands out the device,
+// the resolved precision and an autocast scope. Every model forward of training, evaluation and
+// caching runs inside Runtime::Autocast: this is the one place precision is decided.
 class Runtime {
  public:
   // `ranks_on_node` divides the cores between the ranks of one node (default threads).
@@ -35,9 +40,12 @@ class Runtime {
 
   torch::Device device() const { return device_; }
   int threads() const { return threads_; }
+  Precision precision() const { return precision_; }
+  const char* precision_name() const;
   const RuntimeConfig& config() const { return config_; }
 
-  // Enables autocast to the configured precision while alive (no-op for float32).
+  // Enables autocast on the runtime's device type to its precision while alive (no-op for
+  // float32); restores the previous autocast state on destruction (scopes nest).
   class Autocast {
    public:
     explicit Autocast(const Runtime& runtime);
@@ -46,18 +54,16 @@ class Runtime {
     Autocast& operator=(const Autocast&) = delete;
 
    private:
-    bool cpu_ = false, cuda_ = false;
+    bool active_ = false, was_enabled_ = false;
+    bool cuda_ = false;
+    at::ScalarType previous_type_ = at::kFloat;
   };
 
  private:
   RuntimeConfig config_;
   torch::Device device_{torch::kCPU};
+  Precision precision_ = Precision::kFloat32;
   int threads_ = 1;
 };
-
-// Ranks of this job on this node, from the launcher's environment (1 when alone).
-int local_rank_count();
-// This rank's index among them (Open MPI, MPICH/Hydra or srun; 0 when alone).
-int local_rank();
 
 }  // namespace pkd::model

@@ -1,129 +1,139 @@
+// The reducer's shared part (buckets, host staging, backend choice) and the MPI backend.
 #include "parallel/gradient_reducer.h"
-
-#include <unistd.h>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
-
-#include <chrono>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "parallel/reducers.h"
 
 namespace pkd::parallel {
 namespace {
 
 class MpiReducer : public GradientReducer {
  public:
-  MpiReducer(dist::Comm& comm, double bucket_mb) : GradientReducer(comm, bucket_mb) {}
-  std::string backend() const override { return "mpi"; }
-  void broadcast(const std::vector<torch::Tensor>& tensors) override {
-    // MPI has no float broadcast in dist::Comm: zero the non-root copies and sum.
-    for (const auto& t : tensors) {
-      torch::Tensor flat = t.view({-1});
-      if (!comm_.is_root()) flat.zero_();
-      sum_flat(flat);
-    }
-  }
+  MpiReducer(dist::Comm& comm, double bucket_mb)
+      : GradientReducer(comm, bucket_mb, /*device_native=*/false, /*runs_alone=*/false) {}
+  Backend backend() const override { return Backend::kMpi; }
 
  protected:
   void sum_flat(torch::Tensor& flat) override {
     comm_.allreduce_sum(flat.data_ptr<float>(), flat.numel());
   }
-};
-
-class GlooReducer : public GradientReducer {
- public:
-  GlooReducer(dist::Comm& comm, const ReduceConfig& config)
-      : GradientReducer(comm, config.bucket_mb) {
-    // Rendezvous: rank 0 serves a TCPStore on a free port and broadcasts where it is.
-    const bool one_node = comm.size() == std::max(1, local_ranks());
-    std::string host = one_node ? "127.0.0.1" : hostname();
-    c10d::TCPStoreOptions options;
-    options.isServer = comm.is_root();
-    options.numWorkers = comm.size();
-    options.waitWorkers = false;  // otherwise the server blocks until every client has connected
-    options.timeout = std::chrono::seconds(120);
-    std::string address;
-    if (comm.is_root()) {
-      options.port = 0;  // any free port
-      store_ = c10::make_intrusive<c10d::TCPStore>(host, options);
-      address = host + ":" + std::to_string(store_->getPort());
-    }
-    address = comm.broadcast(address);
-    if (!comm.is_root()) {
-      const auto colon = address.rfind(':');
-      options.port = static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1)));
-      store_ = c10::make_intrusive<c10d::TCPStore>(address.substr(0, colon), options);
-    }
-    auto gloo_options = c10d::ProcessGroupGloo::Options::create(std::chrono::seconds(300));
-    if (!config.gloo_interface.empty())
-      gloo_options->devices.push_back(
-          c10d::ProcessGroupGloo::createDeviceForInterface(config.gloo_interface));
-    else if (one_node)
-      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-    else
-      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    gloo_options->threads = 1;
-    group_ =
-        c10::make_intrusive<c10d::ProcessGroupGloo>(store_, comm.rank(), comm.size(), gloo_options);
-    log_debug("gloo process group ready (store ", address, ")");
+  // dist::Comm has no float broadcast: zero the non-root copies and sum (exact: x + 0 + ... = x).
+  void broadcast_flat(torch::Tensor& flat) override {
+    if (!comm_.is_root()) flat.zero_();
+    sum_flat(flat);
   }
-  std::string backend() const override { return "gloo"; }
-  void broadcast(const std::vector<torch::Tensor>& tensors) override {
-    for (const auto& t : tensors) {
-      std::vector<torch::Tensor> one{t};
-      group_->broadcast(one)->wait();
-    }
-  }
-
- protected:
-  void sum_flat(torch::Tensor& flat) override {
-    std::vector<torch::Tensor> one{flat};
-    group_->allreduce(one)->wait();
-  }
-
- private:
-  static int local_ranks() {
-    for (const char* var :
-         {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"})
-      if (const char* v = std::getenv(var)) return std::atoi(v);
-    return 1;
-  }
-  static std::string hostname() {
-    char name[256] = {0};
-    gethostname(name, sizeof name - 1);
-    return name;
-  }
-  c10::intrusive_ptr<c10d::TCPStore> store_;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
 };
 
 }  // namespace
 
+std::unique_ptr<GradientReducer> make_mpi_reducer(const ReduceConfig& config, dist::Comm& comm) {
+  return std::make_unique<MpiReducer>(comm, config.bucket_mb);
+}
+
+std::string backend_name(Backend b) {
+  switch (b) {
+    case Backend::kAuto:
+      return "auto";
+    case Backend::kGloo:
+      return "gloo";
+    case Backend::kMpi:
+      return "mpi";
+    case Backend::kNccl:
+      return "nccl";
+  }
+  return "?";
+}
+
+std::string built_backends() {
+  std::string names = "mpi";
+  if (PKD_WITH_GLOO) names += ", gloo";
+  if (PKD_WITH_NCCL) names += ", nccl";
+  return names;
+}
+
+Backend ReduceConfig::kind() const {
+  for (Backend b : {Backend::kAuto, Backend::kGloo, Backend::kMpi, Backend::kNccl})
+    if (backend == backend_name(b)) return b;
+  usage_fail("parallel.backend must be auto, nccl, gloo or mpi, got \"", backend, "\"");
+}
+
 void ReduceConfig::validate() const {
-  if (backend != "gloo" && backend != "mpi")
-    usage_fail("parallel.backend must be gloo or mpi, got \"", backend, "\"");
+  const Backend b = kind();
+  if ((b == Backend::kGloo && !PKD_WITH_GLOO) || (b == Backend::kNccl && !PKD_WITH_NCCL))
+    usage_fail("parallel.backend = \"", backend, "\" but this build of pkd has no ", backend,
+               " reducer (it has: ", built_backends(), ")");
   if (bucket_mb <= 0) usage_fail("parallel.bucket_mb must be positive, got ", bucket_mb);
+  if (timeout_s <= 0) usage_fail("parallel.timeout_s must be positive, got ", timeout_s);
 }
 
 std::unique_ptr<GradientReducer> GradientReducer::create(const ReduceConfig& config,
-                                                         dist::Comm& comm) {
+                                                         dist::Comm& comm, torch::Device device) {
   config.validate();
-  if (config.backend == "mpi" || comm.size() == 1)
-    return std::make_unique<MpiReducer>(comm, config.bucket_mb);
-  try {
-    return std::make_unique<GlooReducer>(comm, config);
-  } catch (const c10::Error& e) {
-    fail("cannot set up the Gloo process group (rank ", comm.rank(),
-         "): ", e.what_without_backtrace(),
-         ". Set parallel.gloo_interface to the cluster network's interface, or parallel.backend = "
-         "\"mpi\"");
+  Backend b = config.kind();
+  if (b == Backend::kAuto) {
+    // One rank needs no collectives: the MPI reducer, which then does nothing.
+    if (comm.size() == 1) return make_mpi_reducer(config, comm);
+    b = device.is_cuda() && PKD_WITH_NCCL ? Backend::kNccl
+        : PKD_WITH_GLOO                   ? Backend::kGloo
+                                          : Backend::kMpi;
   }
+  if (b == Backend::kNccl && !device.is_cuda())
+    usage_fail("parallel.backend = \"nccl\" reduces GPU tensors, but the model runs on ", device,
+               ": set runtime.device = \"cuda\", or parallel.backend = \"auto\"");
+  if (device.is_cuda() && b != Backend::kNccl && comm.size() > 1 && comm.is_root())
+    log_info("parallel.backend = ", backend_name(b),
+             " with GPU tensors: gradients are staged through pinned host memory (correct, slower "
+             "than nccl)");
+  switch (b) {
+#if PKD_WITH_NCCL
+    case Backend::kNccl:
+      return make_nccl_reducer(config, comm, device);
+#endif
+#if PKD_WITH_GLOO
+    case Backend::kGloo:
+      if (comm.size() > 1) return make_gloo_reducer(config, comm);
+      break;
+#endif
+    default:
+      break;
+  }
+  return make_mpi_reducer(config, comm);
+}
+
+template <class Op>
+void GradientReducer::on_backend_memory(torch::Tensor& flat, Op op) {
+  if (device_native_ || flat.device().is_cpu()) {
+    op(flat);
+    return;
+  }
+  if (!staging_.defined() || staging_.numel() < flat.numel())
+    staging_ = torch::empty({flat.numel()},
+                            torch::TensorOptions().dtype(torch::kFloat).pinned_memory(true));
+  torch::Tensor host = staging_.narrow(0, 0, flat.numel());
+  host.copy_(flat);  // blocking: the reduction below reads it on the CPU
+  op(host);
+  flat.copy_(host);
+}
+
+void GradientReducer::broadcast(const std::vector<torch::Tensor>& tensors) {
+  if (idle()) return;
+  torch::NoGradGuard no_grad;
+  for (const auto& t : tensors) {
+    if (t.scalar_type() != torch::kFloat || !t.is_contiguous())
+      fail("broadcast: a tensor is not contiguous float32");
+    torch::Tensor flat = t.view({-1});
+    on_backend_memory(flat, [this](torch::Tensor& f) { broadcast_flat(f); });
+  }
+  finish();
 }
 
 void GradientReducer::reduce(const std::vector<torch::Tensor>& tensors, double scale) {
-  if (comm_.size() == 1) return;
+  if (idle() || tensors.empty()) return;
   torch::NoGradGuard no_grad;
+  const torch::Device device = tensors[0].device();
+  if (device_native_ && !device.is_cuda())
+    fail("all-reduce: the ", backend_name(backend()), " backend reduces GPU tensors, got ", device);
   std::size_t i = 0;
   while (i < tensors.size()) {
     // One bucket: consecutive tensors up to bucket_bytes_ (at least one tensor).
@@ -133,14 +143,14 @@ void GradientReducer::reduce(const std::vector<torch::Tensor>& tensors, double s
     while (j < tensors.size() &&
            (views.empty() || bytes + tensors[j].numel() * 4.0 <= bucket_bytes_)) {
       const auto& t = tensors[j];
-      if (t.scalar_type() != torch::kFloat || !t.is_contiguous() || !t.device().is_cpu())
-        fail("all-reduce: tensor ", j, " is not a contiguous float32 CPU tensor");
+      if (t.scalar_type() != torch::kFloat || !t.is_contiguous() || t.device() != device)
+        fail("all-reduce: tensor ", j, " is not a contiguous float32 tensor on ", device);
       views.push_back(t.view({-1}));
       bytes += static_cast<double>(t.numel()) * 4.0;
       ++j;
     }
     torch::Tensor flat = views.size() == 1 ? views[0] : torch::cat(views);
-    sum_flat(flat);
+    on_backend_memory(flat, [this](torch::Tensor& f) { sum_flat(f); });
     if (scale != 1.0) flat.mul_(scale);
     if (views.size() > 1) {
       std::int64_t offset = 0;
@@ -151,6 +161,7 @@ void GradientReducer::reduce(const std::vector<torch::Tensor>& tensors, double s
     }
     i = j;
   }
+  finish();
 }
 
 }  // namespace pkd::parallel

@@ -1,9 +1,18 @@
 #pragma once
-// Averages gradients (or any float tensors) over the ranks of a job: the tensors are flattened
-// into buckets of about `bucket_mb`, each bucket is all-reduced and divided by the world size.
-// Backends: "gloo" — LibTorch's c10d::ProcessGroupGloo, rendezvous through a TCPStore whose
-// address rank 0 broadcasts over MPI (2.5-3x faster than MPI_Allreduce on CPU here, see
-// BENCHMARKS.md); "mpi" — MPI_Allreduce. Alone (one rank) both are no-ops.
+// Sums or averages gradients (or any float32 tensors) over the ranks of a job: the tensors are
+// flattened into buckets of about `bucket_mb`, each bucket is all-reduced in place and scaled.
+// Backends (which are built is printed by CMake and `pkd --version`):
+//  - "nccl": NCCL on CUDA tensors, one GPU per rank; the communicator's unique id is broadcast
+//    over MPI (nccl_reducer.cpp).
+//  - "gloo": LibTorch's c10d::ProcessGroupGloo, rendezvous through a TCPStore whose address rank 0
+//    broadcasts over MPI; 2.5-3x faster than MPI_Allreduce on CPU here (BENCHMARKS.md). Built
+//    only where c10d's Gloo headers exist (Debian's LibTorch, not the 2.x pip wheels).
+//  - "mpi": MPI_Allreduce.
+// Gloo and MPI reduce host memory: CUDA tensors are staged through a pinned host buffer (copy
+// down, reduce, copy up), correct on any machine but slower than NCCL.
+// "auto" picks nccl for CUDA tensors when built, else gloo when built, else mpi. With one rank,
+// "auto", "gloo" and "mpi" do nothing; an explicit "nccl" still runs its collectives, so one
+// GPU tests the real NCCL code.
 #include <torch/types.h>
 
 #include <cstdint>
@@ -15,50 +24,82 @@
 
 namespace pkd::parallel {
 
+enum class Backend { kAuto, kGloo, kMpi, kNccl };
+std::string backend_name(Backend b);
+// The backends this build has, e.g. "mpi, gloo, nccl".
+std::string built_backends();
+
 struct ReduceConfig {
-  std::string backend = "gloo";  // gloo | mpi
+  std::string backend = "auto";  // auto | nccl | gloo | mpi
   double bucket_mb = 25;         // MiB of float32 per all-reduce call
   std::string gloo_interface;    // network interface for Gloo ("" = this host's address)
+  double timeout_s = 300;        // a collective taking longer brings the job down
 
   template <class V>
   void visit(V& v) {
-    v.field("backend", backend, "gradient all-reduce on CPU: gloo (faster) or mpi");
+    v.field("backend", backend,
+            "gradient all-reduce: auto (nccl for CUDA tensors, else gloo, else mpi), nccl, gloo "
+            "or mpi (gloo/mpi stage CUDA tensors through host memory)");
     v.field("bucket_mb", bucket_mb, "MiB of gradients per all-reduce call");
     v.field("gloo_interface", gloo_interface,
             "network interface for Gloo, e.g. ib0 (\"\" = the host's address)");
+    v.field("timeout_s", timeout_s,
+            "seconds a collective may take before the job is brought down (a rank died or hung)");
   }
   void validate() const;
+  // The backend key parsed (validated); kAuto stays kAuto until a device is known.
+  Backend kind() const;
 };
 
 class GradientReducer {
  public:
-  static std::unique_ptr<GradientReducer> create(const ReduceConfig& config, dist::Comm& comm);
+  // A reducer for tensors on `device` (all tensors of one call share it). Collective: every rank
+  // calls it with the same config. Refuses, on every rank, a backend this build lacks or one that
+  // cannot reduce tensors on `device`.
+  static std::unique_ptr<GradientReducer> create(const ReduceConfig& config, dist::Comm& comm,
+                                                 torch::Device device = torch::kCPU);
   virtual ~GradientReducer() = default;
 
   // In place: every tensor becomes the sum (or the mean) over ranks. Tensors must be float32,
-  // contiguous and on the CPU. Training sums gradients of losses already divided by the global
-  // batch size, so that ranks holding unequal shares of a batch still give the exact gradient.
+  // contiguous and on the reducer's device. Training sums gradients of losses already divided by
+  // the global batch size, so that ranks holding unequal shares of a batch still give the exact
+  // gradient.
   void allreduce_sum(const std::vector<torch::Tensor>& tensors) { reduce(tensors, 1.0); }
   void allreduce_mean(const std::vector<torch::Tensor>& tensors) {
     reduce(tensors, 1.0 / comm_.size());
   }
   // In place: every rank gets rank 0's values (parameters at start).
-  virtual void broadcast(const std::vector<torch::Tensor>& tensors) = 0;
-  virtual std::string backend() const = 0;
+  void broadcast(const std::vector<torch::Tensor>& tensors);
+  virtual Backend backend() const = 0;
 
  protected:
-  GradientReducer(dist::Comm& comm, double bucket_mb)
-      : comm_(comm), bucket_bytes_(bucket_mb * 1024 * 1024) {}
-  // Sums one flat float32 buffer over ranks, in place.
+  GradientReducer(dist::Comm& comm, double bucket_mb, bool device_native, bool runs_alone)
+      : comm_(comm),
+        bucket_bytes_(bucket_mb * 1024 * 1024),
+        device_native_(device_native),
+        runs_alone_(runs_alone) {}
+  // Sums one flat float32 buffer over ranks, in place (on the device when device_native).
   virtual void sum_flat(torch::Tensor& flat) = 0;
+  // Rank 0's values of one flat float32 buffer on every rank, in place.
+  virtual void broadcast_flat(torch::Tensor& flat) = 0;
+  // Called after the last collective of a call: waits for them (NCCL polls for errors there).
+  virtual void finish() {}
 
   dist::Comm& comm_;
 
  private:
   // Buckets the tensors, sums each bucket over ranks and multiplies it by `scale`.
   void reduce(const std::vector<torch::Tensor>& tensors, double scale);
+  // Runs `op` on `flat`, through the pinned host buffer when `flat` is on a GPU and the backend
+  // reduces host memory.
+  template <class Op>
+  void on_backend_memory(torch::Tensor& flat, Op op);
+  bool idle() const { return comm_.size() == 1 && !runs_alone_; }
 
   double bucket_bytes_;
+  bool device_native_;     // reduces tensors where they are (NCCL); else host memory only
+  bool runs_alone_;        // runs its collectives with one rank too
+  torch::Tensor staging_;  // pinned host buffer (CUDA tensors, host backends)
 };
 
 }  // namespace pkd::parallel

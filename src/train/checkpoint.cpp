@@ -61,6 +61,8 @@ void save_checkpoint(const std::string& output_dir, const TrainState& s,
                       {"epoch_sums", s.epoch_sums},
                       {"epoch_examples", s.epoch_examples},
                       {"config_sha256", s.config_sha256},
+                      {"loss_scale", s.loss_scale},
+                      {"loss_scale_growth", s.loss_scale_growth},
                       {"tool_version", version_string()}};
   write_file_atomic(tmp + "/trainer_state.json", j.dump(2) + "\n");
   write_file_atomic(tmp + "/config.toml", config_toml);
@@ -106,6 +108,9 @@ std::optional<Checkpoint> load_latest_checkpoint(const std::string& output_dir) 
     c.state.epoch_sums = j.at("epoch_sums").get<std::vector<double>>();
     c.state.epoch_examples = j.at("epoch_examples").get<std::int64_t>();
     c.state.config_sha256 = j.at("config_sha256").get<std::string>();
+    // Optional: checkpoints written before float16 training had no loss scale.
+    c.state.loss_scale = j.value("loss_scale", 1.0);
+    c.state.loss_scale_growth = j.value("loss_scale_growth", std::int64_t{0});
   } catch (const nlohmann::json::exception& e) {
     fail("'", state_path, "' is not a valid trainer state: ", e.what());
   }

@@ -26,11 +26,13 @@ struct TrainState {
   std::int64_t step_in_epoch = 0;  // optimizer steps of it already done
   std::int64_t global_step = 0;    // optimizer steps done in all
   std::int64_t world_size = 1;
-  double best_metric = NAN;         // primary dev metric of the exported model
-  std::string metrics_jsonl;        // metrics.jsonl so far
-  std::vector<double> epoch_sums;   // the epoch's loss sums so far (total, then parts)
-  std::int64_t epoch_examples = 0;  // the epoch's examples so far
-  std::string config_sha256;        // of the effective config without run-control keys
+  double best_metric = NAN;            // primary dev metric of the exported model
+  std::string metrics_jsonl;           // metrics.jsonl so far
+  std::vector<double> epoch_sums;      // the epoch's loss sums so far (total, then parts)
+  std::int64_t epoch_examples = 0;     // the epoch's examples so far
+  std::string config_sha256;           // of the effective config without run-control keys
+  double loss_scale = 1;               // float16 dynamic loss scale (1 when not float16)
+  std::int64_t loss_scale_growth = 0;  // finite steps since the scale last changed
 };
 
 // Rank 0 only. Keeps the `keep` newest checkpoints.

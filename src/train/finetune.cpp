@@ -75,7 +75,7 @@ TrainResult run_finetune(const FinetuneConfig& c, const OptimizerConfig& oc,
                          dist::Comm& comm) {
   c.validate();
   oc.validate();
-  model::Runtime runtime(rc, model::local_rank_count());
+  model::Runtime runtime(rc, dist::local_rank_count());
   torch::manual_seed(static_cast<std::uint64_t>(c.loop.seed));  // same initialisation everywhere
 
   data::SplitIndex index = data::index_split(c.loop.train);
@@ -83,7 +83,7 @@ TrainResult run_finetune(const FinetuneConfig& c, const OptimizerConfig& oc,
   inference::check_model_fits_tokens(m->config(), index.header, c.init, c.loop.train);
   check_eval_splits(c.loop, index, m->config(), c.init);
   m->to(runtime.device());
-  auto reducer = parallel::GradientReducer::create(reduce, comm);
+  auto reducer = parallel::GradientReducer::create(reduce, comm, runtime.device());
 
   const bool regression = index.header.regression;
   LossFunction loss = [regression](model::BertForSequenceClassification& model,

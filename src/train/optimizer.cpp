@@ -1,6 +1,7 @@
 #include "train/optimizer.h"
 
 #include <ATen/Parallel.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cmath>
@@ -33,7 +34,52 @@ FusedAdamW::FusedAdamW(const torch::nn::Module& model, const OptimizerConfig& co
   }
 }
 
+void FusedAdamW::step(double lr, const torch::Tensor& grad_scale) {
+#if TORCH_VERSION_MAJOR >= 2
+  if (!params_.empty() && params_[0].is_cuda()) {
+    torch::NoGradGuard no_grad;
+    const auto device = params_[0].device();
+    if (device_steps_.empty())
+      for (std::size_t i = 0; i < params_.size(); ++i)
+        device_steps_.push_back(torch::full({}, static_cast<float>(steps_),
+                                            torch::TensorOptions(torch::kFloat).device(device)));
+    ++steps_;
+    at::_foreach_add_(device_steps_, 1);
+    // The kernel divides the gradients by its grad_scale (AMP's unscaling).
+    const torch::Tensor divisor = grad_scale.reciprocal();
+    for (const bool decay : {true, false}) {
+      std::vector<torch::Tensor> p, g, m, v, s;
+      for (std::size_t i = 0; i < params_.size(); ++i) {
+        if (decay_[i] != decay) continue;
+        if (!params_[i].grad().defined())
+          fail("internal: parameter ", names_[i], " has no gradient");
+        p.push_back(params_[i]);
+        g.push_back(params_[i].grad());
+        m.push_back(exp_avg_[i]);
+        v.push_back(exp_avg_sq_[i]);
+        s.push_back(device_steps_[i]);
+      }
+      if (p.empty()) continue;
+      at::_fused_adamw_(p, g, m, v, /*max_exp_avg_sqs=*/{}, s, lr, config_.adam_beta1,
+                        config_.adam_beta2, decay ? config_.weight_decay : 0.0,
+                        config_.adam_epsilon, /*amsgrad=*/false, /*maximize=*/false, divisor,
+                        /*found_inf=*/{});
+    }
+    for (auto& param : params_) param.mutable_grad() = torch::Tensor();
+    return;
+  }
+#endif
+  step(lr, grad_scale.item<double>());
+}
+
 void FusedAdamW::step(double lr, double grad_scale) {
+#if TORCH_VERSION_MAJOR >= 2
+  if (!params_.empty() && params_[0].is_cuda()) {
+    step(lr, torch::full({}, grad_scale,
+                         torch::TensorOptions(torch::kFloat).device(params_[0].device())));
+    return;
+  }
+#endif
   ++steps_;
   const double b1 = config_.adam_beta1, b2 = config_.adam_beta2;
   const double bias_correction1 = 1 - std::pow(b1, static_cast<double>(steps_));
@@ -107,6 +153,7 @@ void FusedAdamW::load_state(const std::map<std::string, torch::Tensor>& state,
     exp_avg_sq_[i].copy_(get("exp_avg_sq." + names_[i], exp_avg_sq_[i]));
   }
   steps_ = static_cast<std::int64_t>(get("step", torch::zeros({1})).item<double>());
+  device_steps_.clear();
 }
 
 double clip_factor(const std::vector<torch::Tensor>& params, double max_norm) {
@@ -119,6 +166,19 @@ double clip_factor(const std::vector<torch::Tensor>& params, double max_norm) {
   const double total = torch::stack(norms).norm(2).item<double>();
   const double factor = max_norm / (total + 1e-6);
   return factor < 1 ? factor : 1.0;
+}
+
+ClipScale clip_scale(const std::vector<torch::Tensor>& params, double max_norm, double unscale) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) fail("internal: clip_scale found no gradients");
+  const auto options = torch::TensorOptions(torch::kFloat).device(grads[0].device());
+  const torch::Tensor norm = torch::stack(at::_foreach_norm(grads, 2)).norm(2);
+  torch::Tensor multiplier = torch::full({}, unscale, options);
+  if (max_norm > 0) multiplier = multiplier * (max_norm / (norm * unscale + 1e-6)).clamp_max(1.0);
+  return {multiplier, norm};
 }
 
 double linear_schedule(std::int64_t step, std::int64_t warmup_steps, std::int64_t total_steps) {

@@ -46,8 +46,16 @@ class FusedAdamW {
   // One update with learning rate `lr`, the gradients first multiplied by `grad_scale` (global
   // norm clipping); gradients are released (undefined) afterwards. Gradients must be defined.
   void step(double lr, double grad_scale = 1.0);
+  // The same with the multiplier a 0-dim float32 tensor on the parameters' device, so that a GPU
+  // step needs no host synchronisation. On CUDA (LibTorch >= 2) this is LibTorch's multi-tensor
+  // fused AdamW kernel (torch.optim.AdamW(fused=True)): two launches per step, one per weight
+  // decay group, instead of ~10 per parameter.
+  void step(double lr, const torch::Tensor& grad_scale);
   std::int64_t steps() const { return steps_; }
-  void set_steps(std::int64_t steps) { steps_ = steps; }  // resuming: bias corrections follow it
+  void set_steps(std::int64_t steps) {  // resuming: bias corrections follow it
+    steps_ = steps;
+    device_steps_.clear();
+  }
   const std::vector<torch::Tensor>& parameters() const { return params_; }
 
   // "exp_avg.<param>", "exp_avg_sq.<param>" and "step" (a float64 scalar): for checkpoints.
@@ -61,11 +69,22 @@ class FusedAdamW {
   std::vector<torch::Tensor> params_, exp_avg_, exp_avg_sq_;
   std::vector<bool> decay_;
   std::int64_t steps_ = 0;
+  std::vector<torch::Tensor> device_steps_;  // the fused CUDA kernel's float32 step counters
 };
 
 // The factor that clips the global L2 norm of `params`' gradients to `max_norm` (1 when it is
 // below, or when max_norm <= 0), as torch.nn.utils.clip_grad_norm_ computes it.
 double clip_factor(const std::vector<torch::Tensor>& params, double max_norm);
+
+// On the gradients' device, without a host synchronisation: the factor that clips the global L2
+// norm of the gradients times `unscale` (the inverse of a loss scale, or 1) to `max_norm`, times
+// `unscale` — the multiplier that turns the gradients into clipped, unscaled ones — as a 0-dim
+// float32 tensor; and the global norm of the gradients as they are (inf or NaN on overflow).
+struct ClipScale {
+  torch::Tensor multiplier;
+  torch::Tensor norm;
+};
+ClipScale clip_scale(const std::vector<torch::Tensor>& params, double max_norm, double unscale);
 
 // transformers' get_linear_schedule_with_warmup: the multiplier of the peak learning rate for
 // optimizer step `step` (0-based; the scheduler is stepped after the optimizer, so step 0 of a

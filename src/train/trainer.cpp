@@ -2,7 +2,11 @@
 // accumulation); epoch ends are in trainer_epoch.cpp, setup checks in trainer_setup.cpp.
 #include "train/trainer.h"
 
+#include <torch/cuda.h>
+
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 #include "core/error.h"
@@ -75,6 +79,7 @@ TrainingRun::TrainingRun(const LoopConfig& loop, const OptimizerConfig& optimize
       word_embeddings_(model->named_parameters()["bert.embeddings.word_embeddings.weight"]),
       sparse_embedding_sum_(comm.size() > 1),
       optimizer_(*model, optimizer),
+      scaler_(runtime.precision() == model::Precision::kFloat16),
       sampler_(index.lengths, sampler_options(loop), comm.rank(), comm.size(), index.shard_sizes),
       loader_(index, setup.features, /*require_labels=*/true),
       nparts_(setup.part_names.size()),
@@ -93,7 +98,9 @@ TrainResult TrainingRun::run() {
   result_.steps = step_ = start_step_ = state_.global_step;
   result_.best_metric = state_.best_metric;
   start_ = std::chrono::steady_clock::now();
-  interval_.sums.assign(nparts_ + 1, 0.0);
+  interval_ = {torch::zeros({static_cast<std::int64_t>(nparts_) + 1},
+                            torch::TensorOptions(torch::kDouble).device(runtime_.device())),
+               0};
   for (std::int64_t epoch = state_.epoch; epoch < loop_.epochs && step_ < total_; ++epoch)
     if (!train_epoch(epoch)) return stopped();
   result_.steps = step_;
@@ -129,6 +136,7 @@ void TrainingRun::write_config_and_resume() {
         t.copy_(it->second);
       }
       optimizer_.load_state(c->optimizer, "checkpoint '" + c->dir + "'");
+      scaler_.restore(c->state.loss_scale, c->state.loss_scale_growth);
       const std::int64_t world = state_.world_size;
       state_ = c->state;
       if (state_.world_size != world)
@@ -148,42 +156,51 @@ void TrainingRun::write_config_and_resume() {
   for (auto& [name, t] : optimizer_.state())
     if (name != "step") moments.push_back(t);
   reducer_.broadcast(moments);
-  auto position = comm_.broadcast(cat(state_.epoch, " ", state_.step_in_epoch, " ",
-                                      state_.global_step, " ", optimizer_.steps()));
+  // The loss scale is a power of two: its decimal text is exact.
+  auto position =
+      comm_.broadcast(cat(state_.epoch, " ", state_.step_in_epoch, " ", state_.global_step, " ",
+                          optimizer_.steps(), " ", scaler_.scale(), " ", scaler_.growth_tracker()));
   std::istringstream in(position);
-  std::int64_t adam_steps = 0;
-  in >> state_.epoch >> state_.step_in_epoch >> state_.global_step >> adam_steps;
+  std::int64_t adam_steps = 0, growth = 0;
+  double scale = 1;
+  in >> state_.epoch >> state_.step_in_epoch >> state_.global_step >> adam_steps >> scale >> growth;
   optimizer_.set_steps(adam_steps);
+  scaler_.restore(scale, growth);
 }
 
 bool TrainingRun::train_epoch(std::int64_t epoch) {
   const std::int64_t per_epoch = sampler_.steps_per_epoch(epoch);
-  LossTotals totals{state_.epoch_sums, state_.epoch_examples};
-  totals.sums.resize(nparts_ + 1, 0.0);
+  std::vector<double> sums = state_.epoch_sums;
+  sums.resize(nparts_ + 1, 0.0);
+  LossTotals totals{torch::tensor(sums, torch::kDouble).to(runtime_.device()),
+                    state_.epoch_examples};
   const auto epoch_start = std::chrono::steady_clock::now();
   StepProfile profile;
+  profile.synchronize = runtime_.device().is_cuda() && std::getenv("PKD_PROFILE_SYNC") != nullptr;
   std::int64_t profiled_steps = 0;
   bool stop = false;
   std::int64_t s = epoch == state_.epoch ? state_.step_in_epoch : 0;
   for (; s < per_epoch && step_ < total_ && !stop; ++s) {
     profile.mark = std::chrono::steady_clock::now();
     const double lr = oc_.learning_rate * linear_schedule(step_, warmup_, total_);
-    const LossTotals step_totals = optimizer_step(epoch, s, lr, profile);
+    const StepLoss step_loss = optimizer_step(epoch, s, lr, profile);
     ++profiled_steps;
     ++step_;
-    interval_.add(step_totals);
-    totals.add(step_totals);
+    interval_.add(step_loss.sums, step_loss.examples);
+    totals.add(step_loss.sums, step_loss.examples);
     if (step_ % loop_.log_every == 0 || step_ == total_) log_progress(epoch, lr);
     stop = comm_.any(preemption_requested() || step_ == loop_.stop_after_steps);
     const bool epoch_done = s + 1 == per_epoch || step_ == total_;
     if (!epoch_done &&
         (stop || (loop_.checkpoint_every > 0 && step_ % loop_.checkpoint_every == 0))) {
-      state_.epoch_sums = totals.sums;
+      state_.epoch_sums = totals.host_sums();
       state_.epoch_examples = totals.examples;
       save(epoch, s + 1);
       if (stop) return false;
     }
   }
+  // Queued GPU work belongs to this epoch's time.
+  if (runtime_.device().is_cuda()) torch::cuda::synchronize();
   end_epoch(epoch, totals, seconds_since(epoch_start), profile, profiled_steps);
   state_.epoch_sums.clear();
   state_.epoch_examples = 0;
@@ -191,14 +208,16 @@ bool TrainingRun::train_epoch(std::int64_t epoch) {
   return !(stop && step_ < total_);
 }
 
-LossTotals TrainingRun::optimizer_step(std::int64_t epoch, std::int64_t step_in_epoch, double lr,
-                                       StepProfile& profile) {
+StepLoss TrainingRun::optimizer_step(std::int64_t epoch, std::int64_t step_in_epoch, double lr,
+                                     StepProfile& profile) {
   torch::manual_seed(step_seed(loop_.seed, comm_.rank(), step_));
+  m_->train();
+  auto sums = torch::zeros({static_cast<std::int64_t>(nparts_) + 1},
+                           torch::TensorOptions(torch::kFloat).device(runtime_.device()));
+  profile.end(StepProfile::kSetup);
   loader_.load(sampler_.window_shards(epoch, step_in_epoch));
   const auto global = sampler_.global_batch(epoch, step_in_epoch);
   const auto global_n = static_cast<double>(global.size());
-  m_->train();
-  auto sums = torch::zeros({static_cast<std::int64_t>(nparts_) + 1}, torch::kFloat);
   if (sparse_embedding_sum_)
     used_tokens_.assign(static_cast<std::size_t>(word_embeddings_.size(0)), 0);
   const auto micro_batches = static_cast<std::size_t>(loop_.gradient_accumulation_steps);
@@ -213,27 +232,62 @@ LossTotals TrainingRun::optimizer_step(std::int64_t epoch, std::int64_t step_in_
       for (std::int64_t t = 0; t < b.input_ids.numel(); ++t)
         used_tokens_[static_cast<std::size_t>(ids[t])] = 1;
     }
-    for (auto* t : {&b.input_ids, &b.token_type_ids, &b.attention_mask, &b.labels,
-                    &b.teacher_logits, &b.teacher_cls})
-      if (t->defined()) *t = t->to(runtime_.device());
-    profile.end(StepProfile::kData);
-    LossSums out = loss_(m_, b);
-    (out.total / global_n).backward();  // summed over ranks below: the global-batch mean
-    sums[0] += out.total.detach().to(torch::kCPU).to(torch::kFloat);
-    for (std::size_t k = 0; k < nparts_; ++k)
-      sums[static_cast<std::int64_t>(k) + 1] +=
-          out.parts[k].detach().to(torch::kCPU).to(torch::kFloat);
+    profile.end(StepProfile::kBatch);
+    to_device(b);
+    profile.end(StepProfile::kCopy);
+    LossSums out;
+    {
+      model::Runtime::Autocast autocast(runtime_);  // the precision of every training forward
+      out = loss_(m_, b);
+    }
+    // Summed over ranks below: the global-batch mean (times the float16 loss scale).
+    if (scaler_.active())
+      (out.total * (scaler_.scale() / global_n)).backward();
+    else
+      (out.total / global_n).backward();
+    std::vector<torch::Tensor> parts{out.total.detach()};
+    for (const auto& part : out.parts) parts.push_back(part);
+    sums.add_(torch::stack(parts).to(torch::kFloat));
     profile.end(StepProfile::kForwardBackward);
   }
   sum_gradients(sums);
   profile.end(StepProfile::kAllReduce);
-  optimizer_.step(lr, clip_factor(params_, oc_.max_grad_norm));
+  update(lr);
   profile.end(StepProfile::kOptimizer);
-  LossTotals totals;
-  for (std::size_t k = 0; k <= nparts_; ++k)
-    totals.sums.push_back(sums[static_cast<std::int64_t>(k)].item<double>());
-  totals.examples = static_cast<std::int64_t>(global.size());
-  return totals;
+  return {sums, static_cast<std::int64_t>(global.size())};
+}
+
+// The batch on the training device. On a GPU from page-locked memory and without waiting: the
+// copy overlaps the work queued before it.
+void TrainingRun::to_device(data::Batch& b) const {
+  const bool cuda = runtime_.device().is_cuda();
+  for (auto* t : {&b.input_ids, &b.token_type_ids, &b.attention_mask, &b.labels, &b.teacher_logits,
+                  &b.teacher_cls})
+    if (t->defined())
+      *t = cuda ? t->pin_memory().to(runtime_.device(), /*non_blocking=*/true)
+                : t->to(runtime_.device());
+}
+
+// Clips, unscales (float16) and steps AdamW. On the CPU exactly as before GPUs: the clip factor
+// in double on the host. On a GPU without a host synchronisation, except for float16, whose
+// overflow check decides whether the step is taken (every rank alike).
+void TrainingRun::update(double lr) {
+  if (runtime_.device().is_cpu()) {
+    optimizer_.step(lr, clip_factor(params_, oc_.max_grad_norm));
+    return;
+  }
+  const ClipScale clip = clip_scale(params_, oc_.max_grad_norm, 1.0 / scaler_.scale());
+  if (scaler_.active()) {
+    const bool found_inf = comm_.any(!std::isfinite(clip.norm.item<double>()));
+    if (!scaler_.update(found_inf)) {
+      scaler_.count_skip();
+      log_debug("step ", step_ + 1, ": float16 gradients overflowed, step skipped, loss scale now ",
+                scaler_.scale());
+      for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+      return;
+    }
+  }
+  optimizer_.step(lr, clip.multiplier);
 }
 
 // Sums gradients and the step's loss sums over ranks (a rank without examples contributes
@@ -260,17 +314,20 @@ void TrainingRun::sum_gradients(torch::Tensor& loss_sums) {
 }
 
 void TrainingRun::log_progress(std::int64_t epoch, double lr) {
+  const std::vector<double> means = interval_.means();  // waits for the queued GPU work
   const double seconds = seconds_since(start_);
   const double done = static_cast<double>(step_ - start_step_);
   std::string parts;
   for (std::size_t k = 0; k < nparts_; ++k)
-    parts += cat(" ", setup_.part_names[k], " ", interval_.mean(k + 1));
-  log_info("step ", step_, "/", total_, " epoch ", epoch + 1, " loss ", interval_.mean(0), parts,
-           " lr ", lr, " ",
-           static_cast<std::int64_t>(done * static_cast<double>(loop_.batch_size) / seconds),
+    parts += cat(" ", setup_.part_names[k], " ", means[k + 1]);
+  if (scaler_.active())
+    parts += cat(" loss_scale ", scaler_.scale(), " skipped ", scaler_.skipped());
+  log_info("step ", step_, "/", total_, " epoch ", epoch + 1, " loss ", means[0], parts, " lr ", lr,
+           " ", static_cast<std::int64_t>(done * static_cast<double>(loop_.batch_size) / seconds),
            " examples/s, ETA ",
            static_cast<std::int64_t>(seconds / done * static_cast<double>(total_ - step_)), " s");
-  interval_ = LossTotals{std::vector<double>(nparts_ + 1, 0.0), 0};
+  interval_.sums.zero_();
+  interval_.examples = 0;
 }
 
 void TrainingRun::save(std::int64_t epoch, std::int64_t step_in_epoch) {
@@ -278,6 +335,8 @@ void TrainingRun::save(std::int64_t epoch, std::int64_t step_in_epoch) {
   state_.step_in_epoch = step_in_epoch;
   state_.global_step = step_;
   state_.best_metric = result_.best_metric;
+  state_.loss_scale = scaler_.scale();
+  state_.loss_scale_growth = scaler_.growth_tracker();
   if (comm_.is_root())
     save_checkpoint(loop_.output_dir, state_, model_state(m_), optimizer_.state(),
                     setup_.effective_config, loop_.keep_checkpoints);

@@ -3,7 +3,8 @@
 // job. Streams the training split window by window in the distributed sampler's order, splits
 // every global batch into micro-batches (gradient accumulation) and ranks, sums gradients of
 // losses divided by the global batch size over ranks (exact for uneven shares), clips, steps a
-// fused AdamW on a linear schedule, logs progress, evaluates the dev split after every epoch,
+// fused AdamW on a linear schedule (float16: dynamic loss scaling), runs every forward under the
+// runtime's autocast, logs progress, evaluates the dev split after every epoch,
 // exports the best epoch (HF format), and checkpoints / resumes / stops on preemption with every
 // rank agreeing.
 #include <cmath>
@@ -28,6 +29,8 @@ struct LossSums {
   std::vector<torch::Tensor> parts;  // named components, summed over the examples (detached)
 };
 // Computes the loss sums of `batch` (already on the runtime's device) for `model` in train mode.
+// The trainer calls it inside the runtime's autocast scope (runtime.precision): a loss function
+// decides no precision of its own.
 using LossFunction =
     std::function<LossSums(model::BertForSequenceClassification& model, const data::Batch& batch)>;
 

@@ -1,7 +1,10 @@
 // Epoch ends and the end of training: the metrics.jsonl history line, the dev evaluation with the
 // task's official metric, the best-epoch export, and after the last epoch the test and extra
 // splits run with the best weights.
+#include <torch/cuda.h>
+
 #include <cmath>
+#include <cstdlib>
 
 #include "core/fs.h"
 #include "core/log.h"
@@ -12,6 +15,7 @@
 namespace pkd::train {
 
 void StepProfile::end(Phase p) {
+  if (synchronize) torch::cuda::synchronize();
   const auto now = std::chrono::steady_clock::now();
   seconds[p] += std::chrono::duration<double>(now - mark).count();
   mark = now;
@@ -19,20 +23,29 @@ void StepProfile::end(Phase p) {
 
 nlohmann::json StepProfile::per_step(std::int64_t steps) const {
   const double n = static_cast<double>(std::max<std::int64_t>(1, steps));
-  return {{"data", seconds[kData] / n},
+  return {{"setup", seconds[kSetup] / n},
+          {"batch", seconds[kBatch] / n},
+          {"copy", seconds[kCopy] / n},
           {"forward_backward", seconds[kForwardBackward] / n},
           {"all_reduce", seconds[kAllReduce] / n},
           {"optimizer", seconds[kOptimizer] / n}};
 }
 
-void LossTotals::add(const LossTotals& other) {
-  sums.resize(std::max(sums.size(), other.sums.size()), 0.0);
-  for (std::size_t k = 0; k < other.sums.size(); ++k) sums[k] += other.sums[k];
-  examples += other.examples;
+void LossTotals::add(const torch::Tensor& step_sums, std::int64_t n) {
+  sums.add_(step_sums.to(torch::kDouble));
+  examples += n;
 }
 
-double LossTotals::mean(std::size_t k) const {
-  return sums[k] / static_cast<double>(std::max<std::int64_t>(1, examples));
+std::vector<double> LossTotals::host_sums() const {
+  const torch::Tensor host = sums.to(torch::kCPU).contiguous();
+  const double* p = host.data_ptr<double>();
+  return {p, p + host.numel()};
+}
+
+std::vector<double> LossTotals::means() const {
+  std::vector<double> m = host_sums();
+  for (double& x : m) x /= static_cast<double>(std::max<std::int64_t>(1, examples));
+  return m;
 }
 
 model::StateDict model_state(model::BertForSequenceClassification& m) {
@@ -48,16 +61,16 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 void TrainingRun::end_epoch(std::int64_t epoch, const LossTotals& totals, double seconds,
                             const StepProfile& profile, std::int64_t profiled_steps) {
+  const std::vector<double> means = totals.means();
   nlohmann::json line = {
       {"epoch", epoch + 1},
       {"step", step_},
-      {"train_loss", totals.mean(0)},
+      {"train_loss", means[0]},
       {"learning_rate", oc_.learning_rate * linear_schedule(step_, warmup_, total_)},
       {"examples_per_s", static_cast<double>(totals.examples) / seconds},
       {"step_seconds", profile.per_step(profiled_steps)}};
   log_debug("epoch ", epoch + 1, " seconds per step on this rank: ", line["step_seconds"].dump());
-  for (std::size_t k = 0; k < nparts_; ++k)
-    line["train_" + setup_.part_names[k]] = totals.mean(k + 1);
+  for (std::size_t k = 0; k < nparts_; ++k) line["train_" + setup_.part_names[k]] = means[k + 1];
   bool better = loop_.dev.empty();
   if (!loop_.dev.empty()) {
     auto p = inference::predict_split(m_, runtime_, loop_.dev, loop_.eval_batch_size, comm_);

@@ -13,27 +13,42 @@
 
 #include "data/sampler.h"
 #include "train/checkpoint.h"
+#include "train/loss_scaler.h"
 #include "train/trainer.h"
 
 namespace pkd::train {
 
 // Wall-clock seconds of the phases of the optimizer steps of an epoch, on this rank: where a
 // step's time goes (metrics.jsonl "step_seconds", per step). On CUDA the phases are not
-// synchronised, so kernels still running are counted in the phase that waits for them.
+// synchronised, so kernels still running are counted in the phase that waits for them; with
+// PKD_PROFILE_SYNC=1 in the environment every phase ends by waiting for the GPU (slower steps,
+// but each phase's own GPU time).
 struct StepProfile {
-  enum Phase { kData, kForwardBackward, kAllReduce, kOptimizer, kPhases };
+  // setup: reseeding dropout, train mode, zeroed loss sums; batch: sampling, the window's
+  // shards, collating; copy: the batch to the device.
+  enum Phase { kSetup, kBatch, kCopy, kForwardBackward, kAllReduce, kOptimizer, kPhases };
   std::array<double, kPhases> seconds{};
+  bool synchronize = false;
   std::chrono::steady_clock::time_point mark = std::chrono::steady_clock::now();
   void end(Phase p);
   nlohmann::json per_step(std::int64_t steps) const;
 };
 
-// Loss sums (total, then the parts) and examples, of a step or accumulated over several.
+// Loss sums (total, then the parts) and examples, accumulated over steps. The sums stay on the
+// training device, in float64, so that a GPU step needs no host synchronisation: they are read
+// (one copy) only for a progress line, an epoch end or a checkpoint.
 struct LossTotals {
-  std::vector<double> sums;
+  torch::Tensor sums;  // float64 [parts + 1] on the device
   std::int64_t examples = 0;
-  void add(const LossTotals& other);
-  double mean(std::size_t k) const;  // sums[k] per example
+  void add(const torch::Tensor& step_sums, std::int64_t n);
+  std::vector<double> host_sums() const;
+  std::vector<double> means() const;  // per example
+};
+
+// One optimizer step's loss sums over every rank (float32 on the device) and its examples.
+struct StepLoss {
+  torch::Tensor sums;
+  std::int64_t examples = 0;
 };
 
 // The named parameters and buffers of `m` (the tensors themselves, not copies).
@@ -53,9 +68,11 @@ class TrainingRun {
   // trainer.cpp
   void write_config_and_resume();
   bool train_epoch(std::int64_t epoch);  // false: stopped (preemption), checkpoint saved
-  LossTotals optimizer_step(std::int64_t epoch, std::int64_t step_in_epoch, double lr,
-                            StepProfile& profile);
+  StepLoss optimizer_step(std::int64_t epoch, std::int64_t step_in_epoch, double lr,
+                          StepProfile& profile);
+  void to_device(data::Batch& b) const;
   void sum_gradients(torch::Tensor& loss_sums);
+  void update(double lr);
   void log_progress(std::int64_t epoch, double lr);
   void save(std::int64_t epoch, std::int64_t step_in_epoch);
   TrainResult stopped();
@@ -80,6 +97,7 @@ class TrainingRun {
   bool sparse_embedding_sum_;
   std::vector<std::uint8_t> used_tokens_;
   FusedAdamW optimizer_;
+  LossScaler scaler_;  // float16 only
   TrainState state_;
   data::DistributedBatchSampler sampler_;
   data::WindowLoader loader_;

@@ -63,8 +63,9 @@ struct Outputs {
   torch::Tensor logits, pooled, cls_hidden;  // [n, C], [n, H], [L+1, n, H], float64
 };
 
-// Runs the examples in batches of `batch`, right-padded to the longest in each batch.
-Outputs run(BertForSequenceClassification& m, std::size_t batch) {
+// Runs the examples in batches of `batch`, right-padded to the longest in each batch, on `device`.
+Outputs run(BertForSequenceClassification& m, std::size_t batch,
+            torch::Device device = torch::kCPU) {
   torch::NoGradGuard no_grad;
   const Reference& r = reference();
   std::vector<torch::Tensor> logits, pooled;
@@ -81,11 +82,11 @@ Outputs run(BertForSequenceClassification& m, std::size_t batch) {
         types[k - start][i] = r.types[k][i];
         mask[k - start][i] = 1;
       }
-    BertOutput out = m(ids, types, mask, HiddenStates::cls);
-    logits.push_back(out.logits.to(torch::kDouble));
-    pooled.push_back(out.pooled.to(torch::kDouble));
+    BertOutput out = m(ids.to(device), types.to(device), mask.to(device), HiddenStates::cls);
+    logits.push_back(out.logits.to(torch::kCPU, torch::kDouble));
+    pooled.push_back(out.pooled.to(torch::kCPU, torch::kDouble));
     cls.emplace_back();
-    for (auto& h : out.hidden_states) cls.back().push_back(h.to(torch::kDouble));
+    for (auto& h : out.hidden_states) cls.back().push_back(h.to(torch::kCPU, torch::kDouble));
   }
   Outputs o{torch::cat(logits), torch::cat(pooled), {}};
   std::vector<torch::Tensor> layers;
@@ -137,6 +138,41 @@ TEST_P(Golden, Float64IsExact) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BothFormats, Golden, ::testing::Values("safetensors", "bin"));
+
+// On a GPU (skipped elsewhere; scripts/gpu-check.sh runs it): float32 within the CPU's 1e-4
+// (cuBLAS stays true float32: LibTorch leaves TF32 off for matmuls), and bfloat16 autocast, the
+// GPU default precision, within 5e-2 relative: bfloat16 keeps 8 mantissa bits (a rounding error
+// of up to 4e-3 per cast) and the errors of 4 layers add up. The measured errors are printed.
+TEST(GoldenCuda, Float32AndBFloat16Autocast) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU";
+  auto m = model_from(read_safetensors(golden_dir() + "/model.safetensors"), torch::kFloat);
+  const torch::Device cuda(torch::kCUDA, 0);
+  m->to(cuda);
+  const Reference& r = reference();
+  auto report = [&](const Outputs& o, const char* what) {
+    std::printf(
+        "GoldenCuda %s: relative error logits %.3g pooled %.3g [CLS] of the last layer %.3g\n",
+        what, rel_err(o.logits, r.logits), rel_err(o.pooled, r.pooled),
+        rel_err(o.cls_hidden[r.cls_hidden.size(0) - 1], r.cls_hidden[r.cls_hidden.size(0) - 1]));
+  };
+  Outputs alone = run(m, 1, cuda), padded = run(m, 16, cuda);
+  report(alone, "float32 alone");
+  report(padded, "float32 padded batches of 16");
+  expect_matches_reference(alone, 1e-4, "cuda float32 alone");
+  expect_matches_reference(padded, 1e-4, "cuda float32 padded batches of 16");
+  RuntimeConfig rc;
+  rc.device = "cuda";
+  rc.precision = "auto";  // bfloat16 on CUDA
+  Runtime runtime(rc, 1);
+  ASSERT_EQ(runtime.precision(), Precision::kBFloat16);
+  Outputs bf16;
+  {
+    Runtime::Autocast autocast(runtime);
+    bf16 = run(m, 16, cuda);
+  }
+  report(bf16, "bfloat16 autocast, padded batches of 16");
+  expect_matches_reference(bf16, 5e-2, "cuda bfloat16 autocast");
+}
 
 // The last layer computes only the [CLS] row unless all hidden states are asked for: the same
 // logits and the same gradient for every parameter (float64: only summation order may differ).

@@ -1,10 +1,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "shards/h5.h"
 #include "shards/manifest.h"
 #include "shards/token_shard.h"
 #include "support/test_support.h"
@@ -34,6 +36,32 @@ TokenShard small_shard(bool regression = false) {
   s.scores = {2.5f, NAN};
   s.example_ids = {0, 5};
   return s;
+}
+
+// half_to_float against HDF5's own (slow, reference) conversion, for all 65,536 bit patterns:
+// bitwise equal, NaNs as NaNs.
+TEST(Half, ConversionEqualsHdf5sForEveryPattern) {
+  test::TempDir dir;
+  std::vector<h5::Half> all(65536);
+  for (std::size_t i = 0; i < all.size(); ++i) all[i].bits = static_cast<std::uint16_t>(i);
+  {
+    h5::File f = h5::File::create(dir / "half.h5");
+    f.write("x", all, {65536});
+  }
+  const h5::File in = h5::File::open_read(dir / "half.h5");
+  const std::vector<float> reference = in.read<float>("x");
+  ASSERT_EQ(reference.size(), all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const float ours = h5::half_to_float(all[i].bits);
+    if (std::isnan(reference[i])) {
+      EXPECT_TRUE(std::isnan(ours)) << "pattern " << i;
+    } else {
+      std::uint32_t a, b;
+      std::memcpy(&a, &ours, 4);
+      std::memcpy(&b, &reference[i], 4);
+      ASSERT_EQ(a, b) << "pattern " << i << ": " << ours << " vs " << reference[i];
+    }
+  }
 }
 
 TEST(TokenShard, WriteReadRoundTrip) {

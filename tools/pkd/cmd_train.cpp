@@ -97,10 +97,11 @@ int run_finetune_command(const std::vector<std::string>& args) {
       "Usage: pkd finetune --init MODEL_DIR|random --train SPLIT_DIR [--dev SPLIT_DIR] "
       "--output-dir DIR\n\n"
       "Fine-tunes BertForSequenceClassification on token shards, data-parallel over the ranks of\n"
-      "the job (gradients summed with Gloo or MPI). After each epoch the dev split is evaluated\n"
-      "with the official metric; the best epoch is exported to DIR/model (HuggingFace format),\n"
-      "its metrics to DIR/eval_results.json, every epoch to DIR/metrics.jsonl; checkpoints go to\n"
-      "DIR/checkpoints (--resume continues). Exit status 75: preempted, checkpoint saved.\n",
+      "the job (gradients summed with NCCL on GPUs, Gloo or MPI). After each epoch the dev split\n"
+      "is evaluated with the official metric; the best epoch is exported to DIR/model\n"
+      "(HuggingFace format), its metrics to DIR/eval_results.json, every epoch to\n"
+      "DIR/metrics.jsonl; checkpoints go to DIR/checkpoints (--resume continues). Exit status 75:\n"
+      "preempted, checkpoint saved.\n",
       train::run_finetune);
 }
 

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/version.h"
 #include "dist/comm.h"
+#include "parallel/gradient_reducer.h"
 
 namespace {
 
@@ -65,6 +66,9 @@ int dispatch(int argc, char** argv) {
   }
   if (args[0] == "version" || args[0] == "--version") {
     std::printf("%s\n", pkd::version_string().c_str());
+    // What this build can do (CMake options PKD_WITH_CUDA, PKD_WITH_NCCL, PKD_WITH_GLOO).
+    std::printf("CUDA: %s; gradient reducers: %s\n", PKD_WITH_CUDA ? "yes" : "no",
+                pkd::parallel::built_backends().c_str());
     return 0;
   }
   std::vector<std::string> names;
