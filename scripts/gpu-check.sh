@@ -6,13 +6,13 @@
 # need, then runs and prints
 #   1. BERT goldens on CUDA: float32 (<= 1e-4 relative, as on CPU) and bfloat16 autocast
 #      (<= 5e-2); the fused CUDA AdamW against the CPU kernel; the loss scaler;
-#   2. the reducers: NCCL with one rank (its real collectives), two ranks on one GPU refused
-#      with a clear message, two ranks host-staged through MPI; training with NCCL on one rank
-#      equals training without a reducer; two ranks staged equal one rank;
-#   3. throughput: pkd distill (cached features, dynamic padding, bf16) against the seed's loop
+#   2. throughput: pkd distill (cached features, dynamic padding, bf16) against the seed's loop
 #      (HF transformers BertForSequenceClassification, eager, online 12-layer teacher, 6-layer
 #      student, padded to 128, batch 32, bf16 autocast, torch.optim.AdamW) in the same run, and
 #      cache-teacher sequences/s against the seed-style padded teacher forward;
+#   3. the reducers: NCCL with one rank (its real collectives), two ranks on one GPU refused
+#      with a clear message, two ranks host-staged through MPI; training with NCCL on one rank
+#      equals training without a reducer; two ranks staged equal one rank;
 #   4. training on the GPU: a teacher fine-tuned from scratch (bf16, and float16 with loss
 #      scaling) whose loss falls, float32 GPU steps equal CPU steps within tolerance, a PKD
 #      student distilled from the teacher's cached features whose loss falls;
@@ -22,7 +22,8 @@
 # output). Exits non-zero if any check failed. Each check has its own time limit; the script
 # goes on after a failure so that one run reports everything.
 # Usage: scripts/gpu-check.sh [OUT_DIR]   (default: $OUT, else /tmp/pkd-gpu-check)
-# Rehearsal on a CPU machine (the script's own logic, with an existing build; GPU checks fail):
+# Rehearsal on a CPU machine (the script's own logic, with an existing build; GPU checks fail;
+# python3 must have torch, e.g. PATH=/usr/bin:$PATH here):
 #   PKD_GPU_CHECK_DEVICE=cpu PKD_GPU_BUILD=build PKD_GPU_SKIP_BUILD=1 \
 #   PKD_GPU_BENCH_EXAMPLES=256 scripts/gpu-check.sh /tmp/rehearsal
 set -uo pipefail

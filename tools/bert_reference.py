@@ -310,7 +310,8 @@ def distill_bench(a, tokens_dir, model_dir):
     student.train()
     L = cfg["num_hidden_layers"]
     skip = [L // k * (j + 1) for j in range(k - 1)]  # PKD-Skip: 12 -> 6 gives 2,4,6,8,10
-    opt, sched = seed_optimizer(student, a.warmup + a.steps)
+    steps = a.warmup + a.steps
+    opt, sched = seed_optimizer(student, steps)
     examples, pad_to = read_split(tokens_dir)
     order = torch.randperm(len(examples)).tolist()
     alpha, beta, T = 0.5, 100.0, 10.0

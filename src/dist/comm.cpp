@@ -100,6 +100,11 @@ std::string Comm::broadcast(const std::string& value) {
   return out;
 }
 
+void Comm::broadcast_bytes(void* data, std::size_t size) {
+  if (!mpi_) return;
+  PKD_MPI_CHECK(MPI_Bcast(data, static_cast<int>(size), MPI_BYTE, 0, MPI_COMM_WORLD));
+}
+
 std::vector<std::string> Comm::gather(const std::string& value) {
   if (!mpi_) return {value};
   int length = static_cast<int>(value.size());

@@ -4,6 +4,7 @@
 // process and never touches MPI. MPI stays out of this header so most code does not see it.
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace pkd::dist {
@@ -31,6 +32,14 @@ class Comm {
   void allreduce_sum(float* data, std::int64_t count);
   // Rank 0's string on every rank.
   std::string broadcast(const std::string& value);
+  // Rank 0's value on every rank, for trivially copyable types (flags, positions, structs of
+  // numbers): its bytes, so no text round trip can round a double.
+  template <class T>
+  T broadcast_value(T value) {
+    static_assert(std::is_trivially_copyable_v<T>, "broadcast_value copies bytes");
+    broadcast_bytes(&value, sizeof value);
+    return value;
+  }
   // Every rank's string on rank 0 (empty vector elsewhere).
   std::vector<std::string> gather(const std::string& value);
 
@@ -39,6 +48,7 @@ class Comm {
   void finalize();
 
  private:
+  void broadcast_bytes(void* data, std::size_t size);
   Comm() = default;
   int rank_ = 0;
   int size_ = 1;

@@ -105,7 +105,7 @@ CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
   };
 
   // Rank 0 decides about existing output; everyone follows.
-  std::string decision = "0";
+  bool up_to_date = false;
   if (comm.is_root()) {
     make_directories(c.out);
     remove_stale_temp_files(c.out);
@@ -118,7 +118,7 @@ CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
       for (std::size_t i = 0; same && i < old.shards.size(); ++i)
         same = old.shards[i].token_shard_sha256 == tokens.shards[i].sha256;
       if (same) {
-        decision = "1";
+        up_to_date = true;
       } else if (!c.overwrite) {
         usage_fail("'", c.out,
                    "' holds features of another teacher, other tokens or another dtype; pass "
@@ -131,7 +131,7 @@ CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
   CacheSummary summary;
   summary.examples = tokens.num_examples;
   summary.shards = static_cast<std::int64_t>(tokens.shards.size());
-  if (comm.broadcast(decision) == "1") {
+  if (comm.broadcast_value(up_to_date)) {
     summary.up_to_date = true;
     return summary;
   }

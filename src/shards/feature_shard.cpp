@@ -94,10 +94,11 @@ void write_feature_shard(const std::string& path, const FeatureShard& s) {
     f.set_attr("created_utc", h.created_utc);
     f.write("logits", s.logits, {h.num_examples, h.num_labels});
     const std::vector<std::int64_t> dims{h.num_layers + 1, h.num_examples, h.hidden_size};
+    // Activations barely compress: checksummed, not deflated (h5::File::Filters).
     if (h.dtype == "float16")
-      f.write("cls_hidden", s.cls_hidden_f16, dims);
+      f.write("cls_hidden", s.cls_hidden_f16, dims, h5::File::Filters::kChecksumOnly);
     else
-      f.write("cls_hidden", s.cls_hidden, dims);
+      f.write("cls_hidden", s.cls_hidden, dims, h5::File::Filters::kChecksumOnly);
     f.write("example_ids", s.example_ids);
     f.close();
   });

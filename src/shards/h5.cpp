@@ -305,7 +305,7 @@ double File::attr_double(const std::string& name) const {
 
 template <class T>
 void File::write(const std::string& name, const std::vector<T>& data,
-                 std::vector<std::int64_t> dims) {
+                 std::vector<std::int64_t> dims, Filters filters) {
   if (dims.empty()) dims = {static_cast<std::int64_t>(data.size())};
   std::int64_t count = 1;
   for (auto d : dims) count *= d;
@@ -323,8 +323,10 @@ void File::write(const std::string& name, const std::vector<T>& data,
   for (std::size_t i = 1; i < chunk.size(); ++i) chunk[i] = std::max<hsize_t>(1, chunk[i]);
   PKD_H5_CHECK(H5Pset_chunk(props, static_cast<int>(chunk.size()), chunk.data()), "chunking '",
                name, "'");
-  PKD_H5_CHECK(H5Pset_shuffle(props), "shuffle filter for '", name, "'");
-  PKD_H5_CHECK(H5Pset_deflate(props, 4), "deflate filter for '", name, "'");
+  if (filters == Filters::kCompressed) {
+    PKD_H5_CHECK(H5Pset_shuffle(props), "shuffle filter for '", name, "'");
+    PKD_H5_CHECK(H5Pset_deflate(props, 4), "deflate filter for '", name, "'");
+  }
   PKD_H5_CHECK(H5Pset_fletcher32(props), "Fletcher32 filter for '", name, "'");
   Id dset(PKD_H5_CHECK(H5Dcreate2(id_, name.c_str(), native(type_of<T>()), space, H5P_DEFAULT,
                                   props, H5P_DEFAULT),
@@ -392,20 +394,21 @@ std::vector<T> File::read(const std::string& name, std::int64_t start, std::int6
   PKD_H5_CHECK(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, offset.data(), nullptr,
                                    extent.data(), nullptr),
                "selecting a slice of '", name, "'");
-  hsize_t n = static_cast<hsize_t>(count);
-  Id mem_space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  // The memory space has the selection's own shape: a 1-D memory space of a multi-dimensional
+  // selection sends HDF5 down an element-wise path (~17x slower for a [1, n, 768] slice).
+  Id mem_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr), H5Sclose);
   PKD_H5_CHECK(H5Dread(dset, native(type_of<T>()), mem_space, file_space, H5P_DEFAULT, out.data()),
                "cannot read dataset '", name, "' of '", path_, "' (corrupted file?)");
   return out;
 }
 
 using Dims = std::vector<std::int64_t>;
-template void File::write(const std::string&, const std::vector<std::int8_t>&, Dims);
-template void File::write(const std::string&, const std::vector<std::int32_t>&, Dims);
-template void File::write(const std::string&, const std::vector<std::int64_t>&, Dims);
-template void File::write(const std::string&, const std::vector<Half>&, Dims);
-template void File::write(const std::string&, const std::vector<float>&, Dims);
-template void File::write(const std::string&, const std::vector<double>&, Dims);
+template void File::write(const std::string&, const std::vector<std::int8_t>&, Dims, Filters);
+template void File::write(const std::string&, const std::vector<std::int32_t>&, Dims, Filters);
+template void File::write(const std::string&, const std::vector<std::int64_t>&, Dims, Filters);
+template void File::write(const std::string&, const std::vector<Half>&, Dims, Filters);
+template void File::write(const std::string&, const std::vector<float>&, Dims, Filters);
+template void File::write(const std::string&, const std::vector<double>&, Dims, Filters);
 template std::vector<std::int8_t> File::read(const std::string&, std::int64_t, std::int64_t) const;
 template std::vector<std::int32_t> File::read(const std::string&, std::int64_t, std::int64_t) const;
 template std::vector<std::int64_t> File::read(const std::string&, std::int64_t, std::int64_t) const;

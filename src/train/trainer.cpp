@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <sstream>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -115,8 +114,7 @@ void TrainingRun::write_config_and_resume() {
     make_directories(loop_.output_dir);
     write_file_atomic(loop_.output_dir + "/" + setup_.command + ".toml", setup_.effective_config);
   }
-  const bool found =
-      comm_.broadcast(comm_.is_root() && has_checkpoint(loop_.output_dir) ? "1" : "0") == "1";
+  const bool found = comm_.broadcast_value(comm_.is_root() && has_checkpoint(loop_.output_dir));
   if (found && !loop_.resume)
     usage_fail("'", loop_.output_dir, "' already holds a checkpoint of a ", setup_.command,
                " run: pass --resume to continue it, or choose another output_dir");
@@ -156,16 +154,18 @@ void TrainingRun::write_config_and_resume() {
   for (auto& [name, t] : optimizer_.state())
     if (name != "step") moments.push_back(t);
   reducer_.broadcast(moments);
-  // The loss scale is a power of two: its decimal text is exact.
-  auto position =
-      comm_.broadcast(cat(state_.epoch, " ", state_.step_in_epoch, " ", state_.global_step, " ",
-                          optimizer_.steps(), " ", scaler_.scale(), " ", scaler_.growth_tracker()));
-  std::istringstream in(position);
-  std::int64_t adam_steps = 0, growth = 0;
-  double scale = 1;
-  in >> state_.epoch >> state_.step_in_epoch >> state_.global_step >> adam_steps >> scale >> growth;
-  optimizer_.set_steps(adam_steps);
-  scaler_.restore(scale, growth);
+  struct Position {
+    std::int64_t epoch, step_in_epoch, global_step, adam_steps, scale_growth;
+    double loss_scale;
+  };
+  const Position p = comm_.broadcast_value(Position{state_.epoch, state_.step_in_epoch,
+                                                    state_.global_step, optimizer_.steps(),
+                                                    scaler_.growth_tracker(), scaler_.scale()});
+  state_.epoch = p.epoch;
+  state_.step_in_epoch = p.step_in_epoch;
+  state_.global_step = p.global_step;
+  optimizer_.set_steps(p.adam_steps);
+  scaler_.restore(p.loss_scale, p.scale_growth);
 }
 
 bool TrainingRun::train_epoch(std::int64_t epoch) {

@@ -87,7 +87,7 @@ void TrainingRun::end_epoch(std::int64_t epoch, const LossTotals& totals, double
       log_info("epoch ", epoch + 1, ": ", p.split, " ", result_.metric_name, " ", value,
                better ? " (best so far)" : "");
     }
-    better = comm_.broadcast(better ? "1" : "0") == "1";
+    better = comm_.broadcast_value(better);
   }
   if (comm_.is_root()) {
     state_.metrics_jsonl += line.dump() + "\n";
