@@ -76,12 +76,13 @@ class NcclReducer : public GradientReducer {
     settle("creating the communicator");
     PKD_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
     int version = 0;
-    ncclGetVersion(&version);
+    PKD_NCCL_CHECK(nccl_, ncclGetVersion(&version));
     log_debug("NCCL ", version, " communicator ready: rank ", comm.rank(), " of ", comm.size(),
               " on ", device_);
   }
   ~NcclReducer() override {
-    // Every collective was waited for in finish(): nothing is in flight.
+    // Every collective was waited for in finish(): nothing is in flight. A destructor must not
+    // throw, so these two results are not checked (the process is ending or the job failed).
     if (nccl_ != nullptr) ncclCommAbort(nccl_);
     if (done_ != nullptr) cudaEventDestroy(done_);
   }
