@@ -5,7 +5,7 @@
 //  - "nccl": NCCL on CUDA tensors, one GPU per rank; the communicator's unique id is broadcast
 //    over MPI (nccl_reducer.cpp).
 //  - "gloo": LibTorch's c10d::ProcessGroupGloo, rendezvous through a TCPStore whose address rank 0
-//    broadcasts over MPI; 2.5-3x faster than MPI_Allreduce on CPU here (BENCHMARKS.md). Built
+//    broadcasts over MPI; faster or slower than MPI_Allreduce by machine (BENCHMARKS.md). Built
 //    only where c10d's Gloo headers exist (Debian's LibTorch, not the 2.x pip wheels).
 //  - "mpi": MPI_Allreduce.
 // Gloo and MPI reduce host memory: CUDA tensors are staged through a pinned host buffer (copy

@@ -146,11 +146,17 @@ FeatureShard read_feature_shard(const std::string& path, const std::vector<std::
   expect_dims("logits", {h.num_examples, h.num_labels});
   expect_dims("cls_hidden", {h.num_layers + 1, h.num_examples, h.hidden_size});
   expect_dims("example_ids", {h.num_examples});
+  // The raw float16 read below trusts the element type: it must be what the attribute says.
+  const h5::Type want = h.dtype == "float16" ? h5::Type::float16 : h5::Type::float32;
+  if ((h.dtype != "float16" && h.dtype != "float32") || f.dataset_info("cls_hidden").type != want)
+    fail("'", path, "': attribute dtype = '", h.dtype,
+         "' but dataset cls_hidden is not of that type (expected float16 or float32 and a "
+         "matching dataset): re-run `pkd cache-teacher`");
   s.logits = f.read<float>("logits");
   s.example_ids = f.read<std::int64_t>("example_ids");
   const std::int64_t row = h.num_examples * h.hidden_size;
   // Appends `count` [CLS] values from `start` as float32; float16 files are read as raw bits and
-  // converted here (see half_to_float: HDF5's own conversion is ~400x slower).
+  // converted here (see half_to_float: HDF5's own conversion is far slower).
   auto append = [&](std::int64_t start, std::int64_t count) {
     if (h.dtype == "float16") {
       const auto part = f.read<h5::Half>("cls_hidden", start, count);

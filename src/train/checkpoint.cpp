@@ -111,6 +111,10 @@ std::optional<Checkpoint> load_latest_checkpoint(const std::string& output_dir) 
     // Optional: checkpoints written before float16 training had no loss scale.
     c.state.loss_scale = j.value("loss_scale", 1.0);
     c.state.loss_scale_growth = j.value("loss_scale_growth", std::int64_t{0});
+    if (!(c.state.loss_scale > 0) || !std::isfinite(c.state.loss_scale) ||
+        c.state.loss_scale_growth < 0)
+      fail("'", state_path, "': loss_scale must be a positive finite number and loss_scale_growth ",
+           ">= 0, got ", c.state.loss_scale, " and ", c.state.loss_scale_growth);
   } catch (const nlohmann::json::exception& e) {
     fail("'", state_path, "' is not a valid trainer state: ", e.what());
   }

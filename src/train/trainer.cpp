@@ -186,8 +186,9 @@ bool TrainingRun::train_epoch(std::int64_t epoch) {
     const StepLoss step_loss = optimizer_step(epoch, s, lr, profile);
     ++profiled_steps;
     ++step_;
-    interval_.add(step_loss.sums, step_loss.examples);
-    totals.add(step_loss.sums, step_loss.examples);
+    const torch::Tensor step_sums = step_loss.sums.to(torch::kDouble);
+    interval_.add(step_sums, step_loss.examples);
+    totals.add(step_sums, step_loss.examples);
     if (step_ % loop_.log_every == 0 || step_ == total_) log_progress(epoch, lr);
     stop = comm_.any(preemption_requested() || step_ == loop_.stop_after_steps);
     const bool epoch_done = s + 1 == per_epoch || step_ == total_;

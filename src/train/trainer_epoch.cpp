@@ -4,7 +4,6 @@
 #include <torch/cuda.h>
 
 #include <cmath>
-#include <cstdlib>
 
 #include "core/fs.h"
 #include "core/log.h"
@@ -32,7 +31,7 @@ nlohmann::json StepProfile::per_step(std::int64_t steps) const {
 }
 
 void LossTotals::add(const torch::Tensor& step_sums, std::int64_t n) {
-  sums.add_(step_sums.to(torch::kDouble));
+  sums.add_(step_sums);
   examples += n;
 }
 

@@ -40,7 +40,7 @@ struct StepProfile {
 struct LossTotals {
   torch::Tensor sums;  // float64 [parts + 1] on the device
   std::int64_t examples = 0;
-  void add(const torch::Tensor& step_sums, std::int64_t n);
+  void add(const torch::Tensor& step_sums, std::int64_t n);  // step_sums: float64, same device
   std::vector<double> host_sums() const;
   std::vector<double> means() const;  // per example
 };

@@ -7,6 +7,9 @@
 #include <torch/cuda.h>
 
 #include "core/error.h"
+#include "core/fs.h"
+#include "support/test_support.h"
+#include "train/checkpoint.h"
 #include "train/loss_scaler.h"
 #include "train/optimizer.h"
 
@@ -170,6 +173,33 @@ TEST(LossScaler, SkipsOnOverflowAndGrowsAfterTheInterval) {
   LossScaler resumed(true);
   resumed.restore(s.scale(), s.growth_tracker());
   EXPECT_EQ(resumed.scale(), 512.0);
+}
+
+// The loss scale survives a checkpoint; a damaged one is refused naming the file and the key.
+TEST(LossScaler, CheckpointedAndValidated) {
+  test::TempDir dir;
+  TrainState state;
+  state.loss_scale = 1024;
+  state.loss_scale_growth = 7;
+  save_checkpoint(dir.path(), state, {}, {}, "x = 1\n", 2);
+  auto c = load_latest_checkpoint(dir.path());
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->state.loss_scale, 1024);
+  EXPECT_EQ(c->state.loss_scale_growth, 7);
+  const std::string path = c->dir + "/trainer_state.json";
+  std::string text = read_file(path);
+  const auto at = text.find("\"loss_scale\": 1024");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, std::string("\"loss_scale\": 1024").size(), "\"loss_scale\": -4");
+  write_file_atomic(path, text);
+  try {
+    load_latest_checkpoint(dir.path());
+    FAIL() << "a negative loss scale was accepted";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("trainer_state.json"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("loss_scale must be a positive finite number"), std::string::npos) << msg;
+  }
 }
 
 // The multiplier clip_scale computes on the device equals clip_factor's (and unscales).

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "shards/feature_shard.h"
 #include "shards/h5.h"
 #include "shards/manifest.h"
 #include "shards/token_shard.h"
@@ -61,6 +62,56 @@ TEST(Half, ConversionEqualsHdf5sForEveryPattern) {
       std::memcpy(&b, &reference[i], 4);
       ASSERT_EQ(a, b) << "pattern " << i << ": " << ours << " vs " << reference[i];
     }
+  }
+}
+
+// A feature shard whose dtype attribute lies about cls_hidden's element type is refused by name
+// (the float16 path reads raw bits and would otherwise misread float32 data); honest shards of
+// both dtypes read back the same values, the float16 one through half_to_float.
+TEST(FeatureShard, DtypeMustMatchTheDataset) {
+  test::TempDir dir;
+  auto write = [&](const std::string& name, const std::string& dtype_attr, bool half_data) {
+    h5::File f = h5::File::create(dir / name);
+    f.set_attr("format", kFeatureShardFormat);
+    f.set_attr("format_version", kFeatureShardVersion);
+    for (const char* key :
+         {"teacher_config_sha256", "teacher_weights_sha256", "token_shard_sha256", "token_settings",
+          "teacher_dir", "token_shard_file", "tool_version", "created_utc"})
+      f.set_attr(key, "x");
+    f.set_attr("num_examples", std::int64_t{2});
+    f.set_attr("num_layers", std::int64_t{1});
+    f.set_attr("hidden_size", std::int64_t{3});
+    f.set_attr("num_labels", std::int64_t{2});
+    f.set_attr("dtype", dtype_attr);
+    f.write("logits", std::vector<float>{1, 2, 3, 4}, {2, 2});
+    const std::vector<std::int64_t> dims{2, 2, 3};
+    if (half_data) {
+      std::vector<h5::Half> cls(12, h5::Half{0x3C00});  // 1.0
+      cls[11].bits = 0xC000;                            // -2.0: layer 1, example 1, last element
+      f.write("cls_hidden", cls, dims);
+    } else {
+      std::vector<float> cls(12, 1.0f);
+      cls[11] = -2.0f;
+      f.write("cls_hidden", cls, dims);
+    }
+    f.write("example_ids", std::vector<std::int64_t>{7, 8});
+  };
+  write("f32.h5", "float32", false);
+  write("f16.h5", "float16", true);
+  write("lie.h5", "float16", false);
+  for (const char* name : {"f32.h5", "f16.h5"}) {
+    const FeatureShard s = read_feature_shard(dir / name, {1});
+    ASSERT_EQ(s.cls_hidden.size(), 6u) << name;
+    EXPECT_EQ(s.cls_hidden[5], -2.0f) << name;
+    EXPECT_EQ(s.cls_hidden[0], 1.0f) << name;
+  }
+  try {
+    read_feature_shard(dir / "lie.h5", {1});
+    FAIL() << "a float32 dataset read as float16";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("lie.h5"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("dtype = 'float16'"), std::string::npos) << msg;
   }
 }
 
