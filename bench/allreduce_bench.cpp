@@ -8,11 +8,11 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "dist/comm.h"
+#include "mpi/comm.h"
 #include "parallel/gradient_reducer.h"
 
 int main(int argc, char** argv) {
-  auto& comm = pkd::dist::Comm::init(&argc, &argv);
+  auto& comm = pkd::mpi::Comm::init(&argc, &argv);
   const double size_mb = argc > 1 ? std::atof(argv[1]) : 100;
   const int iters = argc > 2 ? std::atoi(argv[2]) : 10;
   double median[2];

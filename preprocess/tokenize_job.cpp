@@ -212,7 +212,7 @@ SplitSummary finish_split(const TokenizeConfig& c, const glue::TaskSpec& task,
 
 }  // namespace
 
-std::vector<SplitSummary> run_tokenize(TokenizeConfig config, dist::Comm& comm) {
+std::vector<SplitSummary> run_tokenize(TokenizeConfig config, mpi::Comm& comm) {
   config.validate();
   const std::vector<std::string> split_names = discover_splits(config);
   const glue::TaskSpec task = config.resolve_task(split_names);

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "dist/comm.h"
+#include "mpi/comm.h"
 #include "preprocess/tokenize_config.h"
 
 namespace pkd::preprocess {
@@ -19,7 +19,7 @@ struct SplitSummary {
   std::vector<std::int64_t> length_histogram;
 };
 
-std::vector<SplitSummary> run_tokenize(TokenizeConfig config, dist::Comm& comm);
+std::vector<SplitSummary> run_tokenize(TokenizeConfig config, mpi::Comm& comm);
 
 // A table of the splits for the terminal.
 std::string format_summary(const std::vector<SplitSummary>& splits);

@@ -7,7 +7,6 @@
 #include "core/fs.h"
 
 namespace pkd::config {
-namespace {
 
 toml::value parse_toml(const std::string& text, const std::string& name) {
   std::istringstream in(text);
@@ -17,6 +16,9 @@ toml::value parse_toml(const std::string& text, const std::string& name) {
     usage_fail("config ", name, " is not valid TOML:\n", e.what());
   }
 }
+
+namespace {
+
 
 // Parses a command-line value as a TOML value, or returns it as a string.
 toml::value parse_cli_value(const std::string& raw) {

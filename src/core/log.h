@@ -15,7 +15,7 @@ LogLevel parse_log_level(const std::string& name);
 
 void set_log_level(LogLevel level);
 LogLevel log_level();
-// Called once the rank is known (dist::init); before that the prefix has no rank.
+// Called once the rank is known (mpi::init); before that the prefix has no rank.
 void set_log_rank(int rank, int world_size);
 
 void log_message(LogLevel level, const std::string& message);

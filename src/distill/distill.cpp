@@ -9,7 +9,7 @@
 #include "data/stream.h"
 #include "distill/layer_map.h"
 #include "inference/predict.h"
-#include "model/checkpoint.h"
+#include "model/hf_weights.h"
 #include "train/finetune.h"
 
 namespace pkd::distill {
@@ -52,10 +52,10 @@ void DistillConfig::validate() const {
 
 train::TrainResult run_distill(const DistillConfig& c, const train::OptimizerConfig& oc,
                                const model::RuntimeConfig& rc, const parallel::ReduceConfig& reduce,
-                               dist::Comm& comm) {
+                               mpi::Comm& comm) {
   c.validate();
   oc.validate();
-  model::Runtime runtime(rc, dist::local_rank_count());
+  model::Runtime runtime(rc, mpi::local_rank_count());
   torch::manual_seed(static_cast<std::uint64_t>(c.loop.seed));  // same initialisation everywhere
 
   data::SplitIndex index = data::index_split(c.loop.train);
@@ -88,7 +88,7 @@ train::TrainResult run_distill(const DistillConfig& c, const train::OptimizerCon
   }
 
   // The student: the init's embeddings + first k layers, or random with the teacher's shape.
-  train::RandomInitConfig shape;
+  model::RandomInitConfig shape;
   std::string init = c.student_init == "teacher" ? c.teacher : c.student_init;
   if (c.student_init == "random") {
     const auto tc = model::BertConfig::load(c.teacher + "/config.json");

@@ -12,9 +12,14 @@ void PkdLossConfig::validate() const {
   if (alpha < 0 || alpha > 1) usage_fail("distill.loss.alpha must be in [0, 1], got ", alpha);
   if (beta < 0) usage_fail("distill.loss.beta must be >= 0, got ", beta);
   if (temperature <= 0) usage_fail("distill.loss.temperature must be positive, got ", temperature);
-  if (kd_reduction != "batchmean" && kd_reduction != "elementwise_mean")
-    usage_fail("distill.loss.kd_reduction must be batchmean or elementwise_mean, got '",
-               kd_reduction, "'");
+  reduction();
+}
+
+KdReduction PkdLossConfig::reduction() const {
+  if (kd_reduction == "batchmean") return KdReduction::kBatchMean;
+  if (kd_reduction == "elementwise_mean") return KdReduction::kElementwiseMean;
+  usage_fail("distill.loss.kd_reduction must be batchmean or elementwise_mean, got '", kd_reduction,
+             "'");
 }
 
 PkdLossSums pkd_loss_sums(const torch::Tensor& s, const torch::Tensor& labels,

@@ -16,33 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "distill/distill_config.h"
+
 namespace pkd::distill {
 
-struct PkdLossConfig {
-  double alpha = 0.5;       // weight of the soft (KD) loss; 1 - alpha weighs the hard loss
-  double beta = 100;        // weight of the patient (PT) loss
-  double temperature = 10;  // T of the softmaxes
-  std::string kd_reduction = "batchmean";  // batchmean | elementwise_mean
-  bool kd_t_squared = true;        // multiply KD by T^2 (keeps its gradient scale independent of T)
-  bool pt_normalize = true;        // L2-normalise [CLS] vectors before the PT distance
-  std::string layer_map = "skip";  // skip | last | "2,4,6,8,10" (docs: distill/layer_map.h)
-
-  template <class V>
-  void visit(V& v) {
-    v.field("alpha", alpha, "weight of the KD loss (1 - alpha: the cross-entropy); 0 = no KD");
-    v.field("beta", beta, "weight of the patient loss over intermediate [CLS] vectors; 0 = off");
-    v.field("temperature", temperature, "softmax temperature T of the KD loss");
-    v.field(
-        "kd_reduction", kd_reduction,
-        "batchmean (KL per example, the seed) or elementwise_mean (also / classes, official code)");
-    v.field("kd_t_squared", kd_t_squared, "multiply the KD loss by T^2");
-    v.field("pt_normalize", pt_normalize, "L2-normalise [CLS] vectors before the patient loss");
-    v.field("layer_map", layer_map,
-            "teacher layers for student layers 1..k-1: skip, last, or a list like \"2,4,6,8,10\"");
-  }
-  void validate() const;
-  bool needs_teacher() const { return alpha > 0 || beta > 0; }
-};
 
 struct PkdLossSums {
   torch::Tensor total, ce, kd, pt;  // scalars; total carries the graph

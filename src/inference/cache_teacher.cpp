@@ -13,7 +13,7 @@
 #include "core/sha256.h"
 #include "core/version.h"
 #include "data/batching.h"
-#include "model/checkpoint.h"
+#include "model/hf_weights.h"
 #include "shards/feature_shard.h"
 #include "shards/manifest.h"
 #include "shards/token_shard.h"
@@ -70,9 +70,9 @@ void CacheTeacherConfig::validate() const {
 }
 
 CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
-                               const model::RuntimeConfig& runtime_config, dist::Comm& comm) {
+                               const model::RuntimeConfig& runtime_config, mpi::Comm& comm) {
   c.validate();
-  model::Runtime runtime(runtime_config, dist::local_rank_count());
+  model::Runtime runtime(runtime_config, mpi::local_rank_count());
   const shards::TokenManifest tokens = shards::read_manifest(c.tokens);
   if (tokens.shards.empty()) fail("'", c.tokens, "' has no token shards");
   model::LoadReport report;

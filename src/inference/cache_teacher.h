@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "dist/comm.h"
+#include "mpi/comm.h"
 #include "model/runtime.h"
 
 namespace pkd::inference {
@@ -38,6 +38,6 @@ struct CacheSummary {
 };
 
 CacheSummary run_cache_teacher(const CacheTeacherConfig& config,
-                               const model::RuntimeConfig& runtime, dist::Comm& comm);
+                               const model::RuntimeConfig& runtime, mpi::Comm& comm);
 
 }  // namespace pkd::inference

@@ -12,7 +12,7 @@
 #include "core/log.h"
 #include "data/batching.h"
 #include "metrics/glue_metrics.h"
-#include "model/checkpoint.h"
+#include "model/hf_weights.h"
 #include "shards/manifest.h"
 
 namespace pkd::inference {
@@ -54,7 +54,7 @@ std::vector<double> SplitPredictions::predicted_scores() const {
 
 SplitPredictions predict_split(model::BertForSequenceClassification& m,
                                const model::Runtime& runtime, const std::string& token_dir,
-                               std::int64_t batch_size, dist::Comm& comm) {
+                               std::int64_t batch_size, mpi::Comm& comm) {
   shards::TokenManifest manifest = shards::read_manifest(token_dir);
   m->eval();
   torch::InferenceMode inference;
@@ -149,11 +149,11 @@ void require(const std::string& value, const char* key, const char* table) {
 // The part eval and predict share: check the keys, load the model, run it over the split.
 SplitPredictions predict_for(const char* table, const std::string& model_dir,
                              const std::string& token_dir, std::int64_t batch_size,
-                             const model::RuntimeConfig& rc, dist::Comm& comm) {
+                             const model::RuntimeConfig& rc, mpi::Comm& comm) {
   require(model_dir, "model", table);
   require(token_dir, "tokens", table);
   if (batch_size < 1) usage_fail(table, ".batch_size must be at least 1, got ", batch_size);
-  model::Runtime runtime(rc, dist::local_rank_count());
+  model::Runtime runtime(rc, mpi::local_rank_count());
   auto m = load_for(model_dir, token_dir, runtime);
   return predict_split(m, runtime, token_dir, batch_size, comm);
 }
@@ -161,7 +161,7 @@ SplitPredictions predict_for(const char* table, const std::string& model_dir,
 }  // namespace
 
 std::map<std::string, double> run_eval(const EvalConfig& c, const model::RuntimeConfig& rc,
-                                       dist::Comm& comm) {
+                                       mpi::Comm& comm) {
   SplitPredictions p = predict_for("eval", c.model, c.tokens, c.batch_size, rc, comm);
   std::map<std::string, double> result;
   if (comm.is_root()) {
@@ -207,7 +207,7 @@ void write_submission(const SplitPredictions& p, const std::string& path) {
            " (GLUE's name for this file: ", glue_submission_name(p.task, p.split), ")");
 }
 
-std::int64_t run_predict(const PredictConfig& c, const model::RuntimeConfig& rc, dist::Comm& comm) {
+std::int64_t run_predict(const PredictConfig& c, const model::RuntimeConfig& rc, mpi::Comm& comm) {
   require(c.out, "out", "predict");
   SplitPredictions p = predict_for("predict", c.model, c.tokens, c.batch_size, rc, comm);
   if (comm.is_root()) write_submission(p, c.out);

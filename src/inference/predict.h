@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "dist/comm.h"
+#include "mpi/comm.h"
 #include "model/bert.h"
 #include "model/runtime.h"
 #include "shards/token_shard.h"
@@ -36,7 +36,7 @@ struct SplitPredictions {
 // batches). Complete on rank 0; empty elsewhere.
 SplitPredictions predict_split(model::BertForSequenceClassification& model,
                                const model::Runtime& runtime, const std::string& token_dir,
-                               std::int64_t batch_size, dist::Comm& comm);
+                               std::int64_t batch_size, mpi::Comm& comm);
 
 // A GLUE submission file: "index<TAB>prediction" per example (label strings; 3 decimals for
 // regression), written atomically (rank 0's complete predictions).
@@ -80,9 +80,9 @@ struct PredictConfig {
 
 // Returns the metrics (on rank 0).
 std::map<std::string, double> run_eval(const EvalConfig& config,
-                                       const model::RuntimeConfig& runtime, dist::Comm& comm);
+                                       const model::RuntimeConfig& runtime, mpi::Comm& comm);
 // Returns the number of predictions written (on rank 0).
 std::int64_t run_predict(const PredictConfig& config, const model::RuntimeConfig& runtime,
-                         dist::Comm& comm);
+                         mpi::Comm& comm);
 
 }  // namespace pkd::inference

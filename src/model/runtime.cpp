@@ -16,7 +16,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "dist/comm.h"
+#include "mpi/comm.h"
 
 namespace pkd::model {
 
@@ -44,7 +44,7 @@ Runtime::Runtime(const RuntimeConfig& config, int ranks_on_node) : config_(confi
   if (device_.is_cuda() && !device_.has_index()) {
     // "cuda" means one GPU per rank: the node's ranks take its GPUs in local-rank order.
     const int gpus = static_cast<int>(torch::cuda::device_count());
-    device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(dist::local_rank() % gpus));
+    device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(mpi::local_rank() % gpus));
   }
   if (config_.precision == "bfloat16" || (config_.precision == "auto" && device_.is_cuda()))
     precision_ = Precision::kBFloat16;

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "dist/comm.h"
+#include "mpi/comm.h"
 #include "parallel/reducers.h"
 
 namespace pkd::parallel {
@@ -15,11 +15,11 @@ namespace {
 
 class GlooReducer : public GradientReducer {
  public:
-  GlooReducer(dist::Comm& comm, const ReduceConfig& config)
+  GlooReducer(mpi::Comm& comm, const ReduceConfig& config)
       : GradientReducer(comm, config.bucket_mb, /*device_native=*/false, /*runs_alone=*/false) {
     // Rendezvous: rank 0 serves a TCPStore on a free port and broadcasts where it is.
-    const bool one_node = comm.size() == dist::local_rank_count();
-    std::string host = one_node ? "127.0.0.1" : dist::hostname();
+    const bool one_node = comm.size() == mpi::local_rank_count();
+    std::string host = one_node ? "127.0.0.1" : mpi::hostname();
     const auto timeout = std::chrono::milliseconds(static_cast<long>(config.timeout_s * 1000));
     c10d::TCPStoreOptions options;
     options.isServer = comm.is_root();
@@ -70,7 +70,7 @@ class GlooReducer : public GradientReducer {
 
 }  // namespace
 
-std::unique_ptr<GradientReducer> make_gloo_reducer(const ReduceConfig& config, dist::Comm& comm) {
+std::unique_ptr<GradientReducer> make_gloo_reducer(const ReduceConfig& config, mpi::Comm& comm) {
   try {
     return std::make_unique<GlooReducer>(comm, config);
   } catch (const c10::Error& e) {

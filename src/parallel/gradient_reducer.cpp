@@ -10,7 +10,7 @@ namespace {
 
 class MpiReducer : public GradientReducer {
  public:
-  MpiReducer(dist::Comm& comm, double bucket_mb)
+  MpiReducer(mpi::Comm& comm, double bucket_mb)
       : GradientReducer(comm, bucket_mb, /*device_native=*/false, /*runs_alone=*/false) {}
   Backend backend() const override { return Backend::kMpi; }
 
@@ -18,7 +18,7 @@ class MpiReducer : public GradientReducer {
   void sum_flat(torch::Tensor& flat) override {
     comm_.allreduce_sum(flat.data_ptr<float>(), flat.numel());
   }
-  // dist::Comm has no float broadcast: zero the non-root copies and sum (exact: x + 0 + ... = x).
+  // mpi::Comm has no float broadcast: zero the non-root copies and sum (exact: x + 0 + ... = x).
   void broadcast_flat(torch::Tensor& flat) override {
     if (!comm_.is_root()) flat.zero_();
     sum_flat(flat);
@@ -27,7 +27,7 @@ class MpiReducer : public GradientReducer {
 
 }  // namespace
 
-std::unique_ptr<GradientReducer> make_mpi_reducer(const ReduceConfig& config, dist::Comm& comm) {
+std::unique_ptr<GradientReducer> make_mpi_reducer(const ReduceConfig& config, mpi::Comm& comm) {
   return std::make_unique<MpiReducer>(comm, config.bucket_mb);
 }
 
@@ -68,7 +68,7 @@ void ReduceConfig::validate() const {
 }
 
 std::unique_ptr<GradientReducer> GradientReducer::create(const ReduceConfig& config,
-                                                         dist::Comm& comm, torch::Device device) {
+                                                         mpi::Comm& comm, torch::Device device) {
   config.validate();
   Backend b = config.kind();
   if (b == Backend::kAuto) {

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "dist/comm.h"
+#include "mpi/comm.h"
 
 namespace pkd::parallel {
 
@@ -56,7 +56,7 @@ class GradientReducer {
   // A reducer for tensors on `device` (all tensors of one call share it). Collective: every rank
   // calls it with the same config. Refuses, on every rank, a backend this build lacks or one that
   // cannot reduce tensors on `device`.
-  static std::unique_ptr<GradientReducer> create(const ReduceConfig& config, dist::Comm& comm,
+  static std::unique_ptr<GradientReducer> create(const ReduceConfig& config, mpi::Comm& comm,
                                                  torch::Device device = torch::kCPU);
   virtual ~GradientReducer() = default;
 
@@ -73,7 +73,7 @@ class GradientReducer {
   virtual Backend backend() const = 0;
 
  protected:
-  GradientReducer(dist::Comm& comm, double bucket_mb, bool device_native, bool runs_alone)
+  GradientReducer(mpi::Comm& comm, double bucket_mb, bool device_native, bool runs_alone)
       : comm_(comm),
         bucket_bytes_(bucket_mb * 1024 * 1024),
         device_native_(device_native),
@@ -85,7 +85,7 @@ class GradientReducer {
   // Called after the last collective of a call: waits for them (NCCL polls for errors there).
   virtual void finish() {}
 
-  dist::Comm& comm_;
+  mpi::Comm& comm_;
 
  private:
   // Buckets the tensors, sums each bucket over ranks and multiplies it by `scale`.

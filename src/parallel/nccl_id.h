@@ -3,10 +3,10 @@
 // every rank, broadcast over MPI. Needs no GPU. Only in builds with NCCL (PKD_WITH_NCCL).
 #include <string>
 
-#include "dist/comm.h"
+#include "mpi/comm.h"
 
 namespace pkd::parallel {
 
-std::string nccl_unique_id(dist::Comm& comm);
+std::string nccl_unique_id(mpi::Comm& comm);
 
 }  // namespace pkd::parallel

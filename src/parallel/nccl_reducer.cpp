@@ -49,7 +49,7 @@ namespace pkd::parallel {
        last != nullptr && *last != '\0' ? cat(" (", last, ")") : std::string());
 }
 
-std::string nccl_unique_id(dist::Comm& comm) {
+std::string nccl_unique_id(mpi::Comm& comm) {
   ncclUniqueId id;
   std::memset(&id, 0, sizeof id);
   if (comm.is_root()) PKD_NCCL_CHECK(nullptr, ncclGetUniqueId(&id));
@@ -60,7 +60,7 @@ namespace {
 
 class NcclReducer : public GradientReducer {
  public:
-  NcclReducer(const ReduceConfig& config, dist::Comm& comm, torch::Device device)
+  NcclReducer(const ReduceConfig& config, mpi::Comm& comm, torch::Device device)
       : GradientReducer(comm, config.bucket_mb, /*device_native=*/true, /*runs_alone=*/true),
         device_(device),
         timeout_(config.timeout_s) {
@@ -136,7 +136,7 @@ class NcclReducer : public GradientReducer {
                  device_, no_gpu ? "" : " (another rank sees none)");
     char bus[64] = {0};
     PKD_CUDA_CHECK(cudaDeviceGetPCIBusId(bus, sizeof bus, device_.index()));
-    const auto all = comm_.gather(dist::hostname() + " GPU " + bus);
+    const auto all = comm_.gather(mpi::hostname() + " GPU " + bus);
     std::string problem;
     std::set<std::string> seen;
     for (std::size_t r = 0; r < all.size(); ++r)
@@ -198,7 +198,7 @@ class NcclReducer : public GradientReducer {
 
 }  // namespace
 
-std::unique_ptr<GradientReducer> make_nccl_reducer(const ReduceConfig& config, dist::Comm& comm,
+std::unique_ptr<GradientReducer> make_nccl_reducer(const ReduceConfig& config, mpi::Comm& comm,
                                                    torch::Device device) {
   if (!device.has_index()) device = torch::Device(torch::kCUDA, 0);
   return std::make_unique<NcclReducer>(config, comm, device);

@@ -7,13 +7,13 @@
 
 namespace pkd::parallel {
 
-std::unique_ptr<GradientReducer> make_mpi_reducer(const ReduceConfig& config, dist::Comm& comm);
+std::unique_ptr<GradientReducer> make_mpi_reducer(const ReduceConfig& config, mpi::Comm& comm);
 #if PKD_WITH_GLOO
-std::unique_ptr<GradientReducer> make_gloo_reducer(const ReduceConfig& config, dist::Comm& comm);
+std::unique_ptr<GradientReducer> make_gloo_reducer(const ReduceConfig& config, mpi::Comm& comm);
 #endif
 #if PKD_WITH_NCCL
 // One GPU per rank: `device` must be a CUDA device with an index.
-std::unique_ptr<GradientReducer> make_nccl_reducer(const ReduceConfig& config, dist::Comm& comm,
+std::unique_ptr<GradientReducer> make_nccl_reducer(const ReduceConfig& config, mpi::Comm& comm,
                                                    torch::Device device);
 #endif
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "model/checkpoint.h"
+#include "model/hf_weights.h"
 
 namespace pkd::train {
 

@@ -4,12 +4,12 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "inference/predict.h"
-#include "model/checkpoint.h"
+#include "model/hf_weights.h"
 
 namespace pkd::train {
 
 model::BertForSequenceClassification build_classifier(const std::string& init, std::int64_t layers,
-                                                      double dropout, const RandomInitConfig& r,
+                                                      double dropout, const model::RandomInitConfig& r,
                                                       const shards::TokenShardHeader& tokens,
                                                       const std::string& table) {
   const std::int64_t outputs =
@@ -72,10 +72,10 @@ void FinetuneConfig::validate() const {
 
 TrainResult run_finetune(const FinetuneConfig& c, const OptimizerConfig& oc,
                          const model::RuntimeConfig& rc, const parallel::ReduceConfig& reduce,
-                         dist::Comm& comm) {
+                         mpi::Comm& comm) {
   c.validate();
   oc.validate();
-  model::Runtime runtime(rc, dist::local_rank_count());
+  model::Runtime runtime(rc, mpi::local_rank_count());
   torch::manual_seed(static_cast<std::uint64_t>(c.loop.seed));  // same initialisation everywhere
 
   data::SplitIndex index = data::index_split(c.loop.train);

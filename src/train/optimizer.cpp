@@ -20,6 +20,21 @@ void OptimizerConfig::validate() const {
   if (adam_epsilon <= 0) usage_fail("optimizer.adam_epsilon must be positive, got ", adam_epsilon);
   if (warmup_proportion < 0 || warmup_proportion >= 1)
     usage_fail("optimizer.warmup_proportion must be in [0, 1), got ", warmup_proportion);
+  if (warmup_steps < -1)
+    usage_fail("optimizer.warmup_steps must be >= 0, or -1 for warmup_proportion, got ",
+               warmup_steps);
+  schedule_kind();
+}
+
+Schedule OptimizerConfig::schedule_kind() const {
+  if (schedule == "linear") return Schedule::kLinear;
+  if (schedule == "constant") return Schedule::kConstant;
+  usage_fail("optimizer.schedule must be linear or constant, got '", schedule, "'");
+}
+
+std::int64_t OptimizerConfig::warmup_for(std::int64_t total_steps) const {
+  if (warmup_steps >= 0) return warmup_steps;
+  return static_cast<std::int64_t>(std::round(warmup_proportion * static_cast<double>(total_steps)));
 }
 
 FusedAdamW::FusedAdamW(const torch::nn::Module& model, const OptimizerConfig& config)
@@ -181,9 +196,11 @@ ClipScale clip_scale(const std::vector<torch::Tensor>& params, double max_norm, 
   return {multiplier, norm};
 }
 
-double linear_schedule(std::int64_t step, std::int64_t warmup_steps, std::int64_t total_steps) {
+double schedule_multiplier(Schedule schedule, std::int64_t step, std::int64_t warmup_steps,
+                           std::int64_t total_steps) {
   if (step < warmup_steps)
     return static_cast<double>(step) / static_cast<double>(std::max<std::int64_t>(1, warmup_steps));
+  if (schedule == Schedule::kConstant) return 1.0;
   return std::max(0.0,
                   static_cast<double>(total_steps - step) /
                       static_cast<double>(std::max<std::int64_t>(1, total_steps - warmup_steps)));

@@ -53,7 +53,7 @@ data::SamplerOptions sampler_options(const LoopConfig& loop) {
 
 TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& oc,
                          const model::Runtime& runtime, parallel::GradientReducer& reducer,
-                         dist::Comm& comm, model::BertForSequenceClassification& m,
+                         mpi::Comm& comm, model::BertForSequenceClassification& m,
                          const data::SplitIndex& index, const LossFunction& loss,
                          const TrainerSetup& setup) {
   install_preemption_handlers();
@@ -63,7 +63,7 @@ TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& oc,
 
 TrainingRun::TrainingRun(const LoopConfig& loop, const OptimizerConfig& optimizer,
                          const model::Runtime& runtime, parallel::GradientReducer& reducer,
-                         dist::Comm& comm, model::BertForSequenceClassification& model,
+                         mpi::Comm& comm, model::BertForSequenceClassification& model,
                          const data::SplitIndex& index, const LossFunction& loss,
                          const TrainerSetup& setup)
     : loop_(loop),
@@ -82,11 +82,11 @@ TrainingRun::TrainingRun(const LoopConfig& loop, const OptimizerConfig& optimize
       sampler_(index.lengths, sampler_options(loop), comm.rank(), comm.size(), index.shard_sizes),
       loader_(index, setup.features, /*require_labels=*/true),
       nparts_(setup.part_names.size()),
+      schedule_(optimizer.schedule_kind()),
       needs_best_(!loop.test.empty() || !loop.extra_test.empty() || !loop.extra_dev.empty()) {
   const std::int64_t all_steps = sampler_.total_steps(loop.epochs);
   total_ = loop.max_steps > 0 ? std::min(loop.max_steps, all_steps) : all_steps;
-  warmup_ = static_cast<std::int64_t>(
-      std::round(optimizer.warmup_proportion * static_cast<double>(total_)));
+  warmup_ = optimizer.warmup_for(total_);
   result_.metric_name = metrics::primary_metric(index.header.task, index.header.regression);
   state_.world_size = comm.size();
   state_.config_sha256 = sha256_hex(training_identity(setup.effective_config));
@@ -182,7 +182,7 @@ bool TrainingRun::train_epoch(std::int64_t epoch) {
   std::int64_t s = epoch == state_.epoch ? state_.step_in_epoch : 0;
   for (; s < per_epoch && step_ < total_ && !stop; ++s) {
     profile.mark = std::chrono::steady_clock::now();
-    const double lr = oc_.learning_rate * linear_schedule(step_, warmup_, total_);
+    const double lr = oc_.learning_rate * schedule_multiplier(schedule_, step_, warmup_, total_);
     const StepLoss step_loss = optimizer_step(epoch, s, lr, profile);
     ++profiled_steps;
     ++step_;

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "data/stream.h"
-#include "dist/comm.h"
+#include "mpi/comm.h"
 #include "model/bert.h"
 #include "model/runtime.h"
 #include "parallel/gradient_reducer.h"
@@ -59,7 +59,7 @@ struct TrainResult {
 // Trains `model` (already initialised identically on every rank, on the runtime's device).
 TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& optimizer,
                          const model::Runtime& runtime, parallel::GradientReducer& reducer,
-                         dist::Comm& comm, model::BertForSequenceClassification& model,
+                         mpi::Comm& comm, model::BertForSequenceClassification& model,
                          const data::SplitIndex& train_index, const LossFunction& loss,
                          const TrainerSetup& setup);
 

@@ -65,7 +65,7 @@ void TrainingRun::end_epoch(std::int64_t epoch, const LossTotals& totals, double
       {"epoch", epoch + 1},
       {"step", step_},
       {"train_loss", means[0]},
-      {"learning_rate", oc_.learning_rate * linear_schedule(step_, warmup_, total_)},
+      {"learning_rate", oc_.learning_rate * schedule_multiplier(schedule_, step_, warmup_, total_)},
       {"examples_per_s", static_cast<double>(totals.examples) / seconds},
       {"step_seconds", profile.per_step(profiled_steps)}};
   log_debug("epoch ", epoch + 1, " seconds per step on this rank: ", line["step_seconds"].dump());

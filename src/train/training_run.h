@@ -59,7 +59,7 @@ double seconds_since(std::chrono::steady_clock::time_point t);
 class TrainingRun {
  public:
   TrainingRun(const LoopConfig& loop, const OptimizerConfig& optimizer,
-              const model::Runtime& runtime, parallel::GradientReducer& reducer, dist::Comm& comm,
+              const model::Runtime& runtime, parallel::GradientReducer& reducer, mpi::Comm& comm,
               model::BertForSequenceClassification& model, const data::SplitIndex& index,
               const LossFunction& loss, const TrainerSetup& setup);
   TrainResult run();
@@ -85,7 +85,7 @@ class TrainingRun {
   const OptimizerConfig& oc_;
   const model::Runtime& runtime_;
   parallel::GradientReducer& reducer_;
-  dist::Comm& comm_;
+  mpi::Comm& comm_;
   model::BertForSequenceClassification& m_;
   const LossFunction& loss_;
   const TrainerSetup& setup_;
@@ -102,6 +102,7 @@ class TrainingRun {
   data::DistributedBatchSampler sampler_;
   data::WindowLoader loader_;
   std::size_t nparts_;
+  Schedule schedule_;
   std::int64_t total_ = 0, warmup_ = 0;  // optimizer steps of the run, of its warmup
   TrainResult result_;
   bool needs_best_;        // test or extra splits run with the best weights after training

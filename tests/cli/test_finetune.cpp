@@ -9,7 +9,7 @@
 
 #include "core/fs.h"
 #include "core/strings.h"
-#include "model/checkpoint.h"
+#include "model/hf_weights.h"
 #include "support/test_support.h"
 
 namespace pkd::test {

@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "model/checkpoint.h"
+#include "model/hf_weights.h"
 #include "model/runtime.h"
 #include "model/safetensors.h"
 #include "shards/h5.h"

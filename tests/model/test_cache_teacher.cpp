@@ -11,7 +11,7 @@
 
 #include "core/fs.h"
 #include "core/sha256.h"
-#include "model/checkpoint.h"
+#include "model/hf_weights.h"
 #include "shards/feature_shard.h"
 #include "shards/manifest.h"
 #include "shards/token_shard.h"

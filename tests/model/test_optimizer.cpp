@@ -146,11 +146,33 @@ TEST(FusedAdamW, StateRoundTripsAndRejectsOtherModels) {
 }
 
 TEST(LinearSchedule, WarmupThenLinearDecay) {
-  EXPECT_DOUBLE_EQ(linear_schedule(0, 10, 100), 0.0);
-  EXPECT_DOUBLE_EQ(linear_schedule(5, 10, 100), 0.5);
-  EXPECT_DOUBLE_EQ(linear_schedule(10, 10, 100), 1.0);
-  EXPECT_DOUBLE_EQ(linear_schedule(55, 10, 100), 0.5);
-  EXPECT_DOUBLE_EQ(linear_schedule(100, 10, 100), 0.0);
+  EXPECT_DOUBLE_EQ(schedule_multiplier(Schedule::kLinear, 0, 10, 100), 0.0);
+  EXPECT_DOUBLE_EQ(schedule_multiplier(Schedule::kLinear, 5, 10, 100), 0.5);
+  EXPECT_DOUBLE_EQ(schedule_multiplier(Schedule::kLinear, 10, 10, 100), 1.0);
+  EXPECT_DOUBLE_EQ(schedule_multiplier(Schedule::kLinear, 55, 10, 100), 0.5);
+  EXPECT_DOUBLE_EQ(schedule_multiplier(Schedule::kLinear, 100, 10, 100), 0.0);
+}
+
+// The seed's default: warmup, then the peak to the end; warmup given in steps or as a fraction.
+TEST(ConstantSchedule, WarmupThenConstantAndWarmupSteps) {
+  EXPECT_DOUBLE_EQ(schedule_multiplier(Schedule::kConstant, 0, 10, 100), 0.0);
+  EXPECT_DOUBLE_EQ(schedule_multiplier(Schedule::kConstant, 5, 10, 100), 0.5);
+  EXPECT_DOUBLE_EQ(schedule_multiplier(Schedule::kConstant, 10, 10, 100), 1.0);
+  EXPECT_DOUBLE_EQ(schedule_multiplier(Schedule::kConstant, 99, 10, 100), 1.0);
+  EXPECT_DOUBLE_EQ(schedule_multiplier(Schedule::kConstant, 0, 0, 100), 1.0);
+  OptimizerConfig c;
+  EXPECT_EQ(c.warmup_for(1000), 100);  // warmup_proportion 0.1
+  c.warmup_steps = 7;
+  EXPECT_EQ(c.warmup_for(1000), 7);
+  c.warmup_steps = 0;
+  EXPECT_EQ(c.warmup_for(1000), 0);
+  c.schedule = "constant";
+  EXPECT_EQ(c.schedule_kind(), Schedule::kConstant);
+  c.schedule = "cosine";
+  EXPECT_THROW(c.validate(), UsageError);
+  c.schedule = "linear";
+  c.warmup_steps = -2;
+  EXPECT_THROW(c.validate(), UsageError);
 }
 
 // GradScaler's schedule: skip and halve on overflow, double after growth_interval clean steps.

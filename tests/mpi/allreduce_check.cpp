@@ -5,11 +5,11 @@
 
 #include <cstdio>
 
-#include "dist/comm.h"
+#include "mpi/comm.h"
 #include "parallel/gradient_reducer.h"
 
 int main(int argc, char** argv) {
-  auto& comm = pkd::dist::Comm::init(&argc, &argv);
+  auto& comm = pkd::mpi::Comm::init(&argc, &argv);
   bool ok = true;
   for (const char* backend : {"gloo", "mpi"}) {
     pkd::parallel::ReduceConfig config;

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "dist/comm.h"
+#include "mpi/comm.h"
 #include "parallel/gradient_reducer.h"
 #include "parallel/nccl_id.h"
 
@@ -23,11 +23,11 @@ namespace {
 using pkd::parallel::GradientReducer;
 using pkd::parallel::ReduceConfig;
 
-void say(pkd::dist::Comm& comm, bool ok, const std::string& what) {
+void say(pkd::mpi::Comm& comm, bool ok, const std::string& what) {
   if (comm.is_root()) std::printf("%s: %s\n", ok ? "PASS" : "FAIL", what.c_str());
 }
 
-bool rendezvous(pkd::dist::Comm& comm) {
+bool rendezvous(pkd::mpi::Comm& comm) {
   const std::string id = pkd::parallel::nccl_unique_id(comm);
   const auto all = comm.gather(id);
   bool ok = true;
@@ -53,7 +53,7 @@ std::string error_of(F make) {
   return "";
 }
 
-bool no_gpu(pkd::dist::Comm& comm) {
+bool no_gpu(pkd::mpi::Comm& comm) {
   ReduceConfig config;
   config.backend = "nccl";
   const std::string msg =
@@ -64,7 +64,7 @@ bool no_gpu(pkd::dist::Comm& comm) {
 }
 
 // Rank-dependent CUDA tensors averaged, summed and broadcast by `backend`, against exact values.
-bool reduce_with(pkd::dist::Comm& comm, const std::string& backend, torch::Device device) {
+bool reduce_with(pkd::mpi::Comm& comm, const std::string& backend, torch::Device device) {
   ReduceConfig config;
   config.backend = backend;
   config.bucket_mb = 0.01;  // several buckets, and tensors larger than one
@@ -90,12 +90,12 @@ bool reduce_with(pkd::dist::Comm& comm, const std::string& backend, torch::Devic
   return ok;
 }
 
-bool reduce(pkd::dist::Comm& comm) {
+bool reduce(pkd::mpi::Comm& comm) {
   const int gpus = static_cast<int>(torch::cuda::device_count());
   const torch::Device device(torch::kCUDA,
-                             static_cast<c10::DeviceIndex>(pkd::dist::local_rank() % gpus));
+                             static_cast<c10::DeviceIndex>(pkd::mpi::local_rank() % gpus));
   bool ok = true;
-  if (pkd::dist::local_rank_count() <= gpus) {
+  if (pkd::mpi::local_rank_count() <= gpus) {
     ok = reduce_with(comm, "nccl", device);
   } else {
     ReduceConfig config;
@@ -115,7 +115,7 @@ bool reduce(pkd::dist::Comm& comm) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto& comm = pkd::dist::Comm::init(&argc, &argv);
+  auto& comm = pkd::mpi::Comm::init(&argc, &argv);
   const std::string mode = argc > 1 ? argv[1] : "";
   int rc = 1;
   try {

@@ -1,7 +1,7 @@
 #include <cstdio>
 
 #include "commands.h"
-#include "dist/comm.h"
+#include "mpi/comm.h"
 #include "inference/cache_teacher.h"
 #include "model_command.h"
 
@@ -22,7 +22,7 @@ int run_cache_teacher_command(const std::vector<std::string>& args) {
           "shards; re-running skips complete shards.\n",
           args, config, runtime))
     return 0;
-  dist::Comm& comm = dist::Comm::world();
+  mpi::Comm& comm = mpi::Comm::world();
   inference::CacheSummary s = inference::run_cache_teacher(config, runtime, comm);
   if (comm.is_root()) {
     if (s.up_to_date)

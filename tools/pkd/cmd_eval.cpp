@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "commands.h"
-#include "dist/comm.h"
+#include "mpi/comm.h"
 #include "inference/predict.h"
 #include "model_command.h"
 
@@ -19,7 +19,7 @@ int run_eval_command(const std::vector<std::string>& args) {
           "Spearman for STS-B). --out creates or updates {split: {metric: value}}.\n",
           args, config, runtime))
     return 0;
-  dist::Comm& comm = dist::Comm::world();
+  mpi::Comm& comm = mpi::Comm::world();
   auto metrics = inference::run_eval(config, runtime, comm);
   if (comm.is_root())
     for (const auto& [name, value] : metrics) std::printf("%s\t%.6f\n", name.c_str(), value);
@@ -38,7 +38,7 @@ int run_predict_command(const std::vector<std::string>& args) {
           "STS-B.tsv, QQP.tsv, MNLI-m.tsv, MNLI-mm.tsv, QNLI.tsv, RTE.tsv, WNLI.tsv.\n",
           args, config, runtime))
     return 0;
-  dist::Comm& comm = dist::Comm::world();
+  mpi::Comm& comm = mpi::Comm::world();
   std::int64_t n = inference::run_predict(config, runtime, comm);
   if (comm.is_root())
     std::printf("%s: %lld predictions\n", config.out.c_str(), static_cast<long long>(n));

@@ -4,7 +4,7 @@
 #include "command_line.h"
 #include "commands.h"
 #include "core/error.h"
-#include "dist/comm.h"
+#include "mpi/comm.h"
 #include "report/report.h"
 
 namespace pkd::cli {
@@ -54,7 +54,7 @@ int run_report_command(const std::vector<std::string>& all_args) {
   cl.doc.check_tables({"report"});
   cl.doc.read("report", config);
   if (!runs.empty()) config.runs = runs;
-  if (!dist::Comm::world().is_root()) return 0;  // one report per job: rank 0 writes it
+  if (!mpi::Comm::world().is_root()) return 0;  // one report per job: rank 0 writes it
   const report::Report r = report::write_report(config);
   int complete = 0;
   for (const auto& run : r.runs) complete += run.status == report::RunStatus::complete;

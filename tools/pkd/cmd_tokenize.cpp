@@ -4,7 +4,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "dist/comm.h"
+#include "mpi/comm.h"
 #include "preprocess/tokenize_job.h"
 
 namespace pkd::cli {
@@ -28,7 +28,7 @@ int run_tokenize_command(const std::vector<std::string>& args) {
     usage_fail("pkd tokenize takes no positional arguments, got '", cl.positional[0], "'");
   cl.doc.check_tables({"tokenize"});
   cl.doc.read("tokenize", config);
-  dist::Comm& comm = dist::Comm::world();
+  mpi::Comm& comm = mpi::Comm::world();
   auto summary = preprocess::run_tokenize(config, comm);
   if (comm.is_root())
     std::printf("%s tokens -> %s\n%s", config.task.c_str(), config.out.c_str(),

@@ -7,7 +7,7 @@
 #include "command_line.h"
 #include "commands.h"
 #include "core/error.h"
-#include "dist/comm.h"
+#include "mpi/comm.h"
 #include "distill/distill.h"
 #include "train/finetune.h"
 #include "train/preemption.h"
@@ -18,7 +18,7 @@ namespace {
 template <class Config>
 using RunFn = std::function<train::TrainResult(const Config&, const train::OptimizerConfig&,
                                                const model::RuntimeConfig&,
-                                               const parallel::ReduceConfig&, dist::Comm&)>;
+                                               const parallel::ReduceConfig&, mpi::Comm&)>;
 
 // The four tables a training command reads, and its command line parsed into them.
 template <class Config>
@@ -56,7 +56,7 @@ int run_training_command(const char* name, const std::vector<std::string>& args,
                 common_flags_help().c_str());
     return 0;
   }
-  dist::Comm& comm = dist::Comm::world();
+  mpi::Comm& comm = mpi::Comm::world();
   train::TrainResult r = run(c.config, c.optimizer, c.runtime, c.reduce, comm);
   if (r.preempted) return train::kExitPreempted;
   if (comm.is_root()) {

@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/version.h"
-#include "dist/comm.h"
+#include "mpi/comm.h"
 #include "parallel/gradient_reducer.h"
 
 namespace {
@@ -83,10 +83,10 @@ int dispatch(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  pkd::dist::Comm* comm = nullptr;
+  pkd::mpi::Comm* comm = nullptr;
   int code = 0;
   try {
-    comm = &pkd::dist::Comm::init(&argc, &argv);
+    comm = &pkd::mpi::Comm::init(&argc, &argv);
     code = dispatch(argc, argv);
   } catch (const pkd::Error& e) {
     pkd::log_error(e.what());

@@ -1,4 +1,4 @@
-#include "dist/comm.h"
+#include "mpi/comm.h"
 
 #include <mpi.h>
 #include <unistd.h>
@@ -22,7 +22,7 @@
     }                                                                               \
   } while (0)
 
-namespace pkd::dist {
+namespace pkd::mpi {
 
 bool launched_by_mpi() {
   for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
@@ -163,4 +163,4 @@ std::string hostname() {
   return name;
 }
 
-}  // namespace pkd::dist
+}  // namespace pkd::mpi

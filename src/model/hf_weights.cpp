@@ -1,4 +1,4 @@
-#include "model/checkpoint.h"
+#include "model/hf_weights.h"
 
 #include <regex>
 

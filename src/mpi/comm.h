@@ -7,7 +7,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace pkd::dist {
+namespace pkd::mpi {
 
 class Comm {
  public:
@@ -65,4 +65,4 @@ int local_rank();
 // This host's name (gethostname).
 std::string hostname();
 
-}  // namespace pkd::dist
+}  // namespace pkd::mpi
