@@ -96,12 +96,12 @@ struct SplitPlan {
   bool up_to_date = false;
 };
 
-// Rank 0: decides whether existing output is reused, refused or replaced. Returns "1" for an
-// up-to-date split, "0" for one to (re)build.
-char decide(SplitPlan& plan, bool overwrite) {
-  if (!file_exists(shards::manifest_path(plan.dir))) return '0';
+// Rank 0: decides whether existing output is reused, refused or replaced. Returns true for an
+// up-to-date split, false for one to (re)build.
+bool decide(SplitPlan& plan, bool overwrite) {
+  if (!file_exists(shards::manifest_path(plan.dir))) return false;
   shards::TokenManifest m = shards::read_manifest(plan.dir);
-  if (m.settings_json == nlohmann::json::parse(plan.settings).dump()) return '1';
+  if (m.settings_json == nlohmann::json::parse(plan.settings).dump()) return true;
   if (!overwrite)
     usage_fail("'", plan.dir, "' already holds shards made with other settings (",
                join(shards::diff_settings(m.settings_json, plan.settings), "; "),
@@ -109,7 +109,7 @@ char decide(SplitPlan& plan, bool overwrite) {
   log_warn("--overwrite: replacing '", plan.dir, "' (",
            join(shards::diff_settings(m.settings_json, plan.settings), "; "), ")");
   std::remove(shards::manifest_path(plan.dir).c_str());
-  return '0';
+  return false;
 }
 
 // Rank 0: makes OUT/vocab.txt a copy of the vocabulary, so the output is self-describing.
@@ -236,18 +236,18 @@ std::vector<SplitSummary> run_tokenize(TokenizeConfig config, mpi::Comm& comm) {
   }
 
   // Decisions about existing output are rank 0's, then shared: no rank races another's reads.
-  std::string decisions;
+  std::vector<std::uint8_t> up_to_date(plans.size(), 0);
   if (comm.is_root()) {
     make_directories(config.out);
     copy_vocab(config, tokenizer.vocab());
-    for (auto& p : plans) {
-      make_directories(p.dir);
-      remove_stale_temp_files(p.dir);
-      decisions += decide(p, config.overwrite);
+    for (std::size_t i = 0; i < plans.size(); ++i) {
+      make_directories(plans[i].dir);
+      remove_stale_temp_files(plans[i].dir);
+      up_to_date[i] = decide(plans[i], config.overwrite);
     }
   }
-  decisions = comm.broadcast(decisions);
-  for (std::size_t i = 0; i < plans.size(); ++i) plans[i].up_to_date = decisions.at(i) == '1';
+  comm.broadcast_values(up_to_date);
+  for (std::size_t i = 0; i < plans.size(); ++i) plans[i].up_to_date = up_to_date[i] != 0;
 
   std::int64_t work = 0, written = 0;
   for (auto& p : plans) {

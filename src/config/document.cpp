@@ -19,7 +19,6 @@ toml::value parse_toml(const std::string& text, const std::string& name) {
 
 namespace {
 
-
 // Parses a command-line value as a TOML value, or returns it as a string.
 toml::value parse_cli_value(const std::string& raw) {
   std::istringstream in("value = " + raw);

@@ -24,6 +24,7 @@ std::string identity_text(const Settings& settings, const std::set<std::string>&
 // added since the checkpoint was written, at its default, changes nothing); a key only `saved`
 // has (an option since removed) is not compared.
 std::vector<std::string> differences(const Settings& saved, const Settings& current,
-                                     const Settings& defaults, const std::set<std::string>& ignored);
+                                     const Settings& defaults,
+                                     const std::set<std::string>& ignored);
 
 }  // namespace pkd::config

@@ -44,7 +44,8 @@ struct DistillConfig {
   std::string teacher;   // the teacher's HF directory (checked against the features; online)
   std::string features;  // FEATURES/<train split> from `pkd cache-teacher`
   bool online_teacher = false;
-  std::string student_init = "teacher";  // an HF directory (the paper: pretrained BERT) | teacher | random
+  std::string student_init =
+      "teacher";  // an HF directory (the paper: pretrained BERT) | teacher | random
   std::int64_t student_layers = 6;
   double student_dropout = -1;  // hidden + attention dropout of the student; -1 = the init's
   train::LoopConfig loop;  // train, dev, test, output_dir, epochs, batch_size, ... (same table)

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "train/objective.h"
 
 namespace pkd::distill {
 
@@ -22,35 +23,42 @@ KdReduction PkdLossConfig::reduction() const {
              "'");
 }
 
-PkdLossSums pkd_loss_sums(const torch::Tensor& s, const torch::Tensor& labels,
-                          const torch::Tensor& t, const std::vector<torch::Tensor>& student_cls,
-                          const torch::Tensor& teacher_cls, bool regression,
-                          const PkdLossConfig& c) {
+PkdLoss::PkdLoss(const PkdLossConfig& c, bool regression)
+    : alpha_(c.alpha),
+      beta_(c.beta),
+      temperature_(c.temperature),
+      reduction_(c.reduction()),
+      t_squared_(c.kd_t_squared),
+      normalize_(c.pt_normalize),
+      regression_(regression) {}
+
+PkdLossSums PkdLoss::operator()(const torch::Tensor& s, const torch::Tensor& labels,
+                                const torch::Tensor& t, const torch::Tensor& student_cls,
+                                const torch::Tensor& teacher_cls) const {
   PkdLossSums out;
   const auto zero = torch::zeros({}, s.options());
-  out.ce = regression
-               ? torch::mse_loss(s.squeeze(-1), labels.to(s.dtype()), at::Reduction::Sum)
-               : F::cross_entropy(s, labels, F::CrossEntropyFuncOptions().reduction(torch::kSum));
+  out.ce = train::task_loss_sum(s, labels, regression_);
   out.kd = zero;
-  if (c.alpha > 0) {
+  if (alpha_ > 0) {
     const auto teacher = t.to(s.dtype());
-    if (regression) {
+    if (regression_) {
       out.kd = (s - teacher).pow(2).sum();
     } else {
-      const double T = c.temperature;
+      const double T = temperature_;
       // KL(p_t || p_s) summed over classes and examples: sum p_t * (log p_t - log p_s).
       const auto log_ps = torch::log_softmax(s / T, -1);
       const auto log_pt = torch::log_softmax(teacher / T, -1);
       out.kd = (log_pt.exp() * (log_pt - log_ps)).sum();
-      if (c.kd_reduction == "elementwise_mean") out.kd = out.kd / static_cast<double>(s.size(-1));
-      if (c.kd_t_squared) out.kd = out.kd * (T * T);
+      if (reduction_ == KdReduction::kElementwiseMean)
+        out.kd = out.kd / static_cast<double>(s.size(-1));
+      if (t_squared_) out.kd = out.kd * (T * T);
     }
   }
   out.pt = zero;
-  if (c.beta > 0 && !student_cls.empty()) {
-    auto student = torch::stack(student_cls);  // [k-1, B, H]
-    auto teacher = teacher_cls.to(student.dtype());
-    if (c.pt_normalize) {
+  if (beta_ > 0 && student_cls.defined() && student_cls.size(0) > 0) {
+    auto student = student_cls.to(s.dtype());  // [k-1, B, H]
+    auto teacher = teacher_cls.to(s.dtype());
+    if (normalize_) {
       student = F::normalize(student, F::NormalizeFuncOptions().p(2).dim(-1));
       teacher = F::normalize(teacher, F::NormalizeFuncOptions().p(2).dim(-1));
     }
@@ -58,7 +66,7 @@ PkdLossSums pkd_loss_sums(const torch::Tensor& s, const torch::Tensor& labels,
     out.pt =
         (student - teacher).pow(2).sum() / static_cast<double>(student.size(0) * student.size(2));
   }
-  out.total = (1 - c.alpha) * out.ce + c.alpha * out.kd + c.beta * out.pt;
+  out.total = (1 - alpha_) * out.ce + alpha_ * out.kd + beta_ * out.pt;
   return out;
 }
 

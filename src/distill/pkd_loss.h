@@ -20,18 +20,26 @@
 
 namespace pkd::distill {
 
-
 struct PkdLossSums {
   torch::Tensor total, ce, kd, pt;  // scalars; total carries the graph
 };
 
-// student_cls: the student's [CLS] vectors of layers 1..k-1, [B, H] each; teacher_cls: the
-// mapped teacher vectors [k-1, B, H]. teacher_logits / teacher_cls may be undefined when the
-// weight of their term is 0.
-PkdLossSums pkd_loss_sums(const torch::Tensor& student_logits, const torch::Tensor& labels,
-                          const torch::Tensor& teacher_logits,
-                          const std::vector<torch::Tensor>& student_cls,
-                          const torch::Tensor& teacher_cls, bool regression,
-                          const PkdLossConfig& config);
+// The loss of one configuration, its options parsed once (here, not per batch).
+class PkdLoss {
+ public:
+  // `config` must be valid (PkdLossConfig::validate); `regression`: one output (STS-B).
+  PkdLoss(const PkdLossConfig& config, bool regression);
+  // student_cls: the student's [CLS] vectors of layers 1..k-1, [k-1, B, H]; teacher_cls: the
+  // mapped teacher vectors, same shape. teacher_logits / the [CLS] tensors may be undefined when
+  // the weight of their term is 0. Computed in the dtype of student_logits.
+  PkdLossSums operator()(const torch::Tensor& student_logits, const torch::Tensor& labels,
+                         const torch::Tensor& teacher_logits, const torch::Tensor& student_cls,
+                         const torch::Tensor& teacher_cls) const;
+
+ private:
+  double alpha_, beta_, temperature_;
+  KdReduction reduction_;
+  bool t_squared_, normalize_, regression_;
+};
 
 }  // namespace pkd::distill

@@ -201,4 +201,14 @@ void BertForSequenceClassificationImpl::init_classifier() {
   classifier->bias.zero_();
 }
 
+torch::Tensor cls_rows(const BertOutput& out, const std::vector<std::int64_t>& layers) {
+  std::vector<torch::Tensor> rows;
+  for (auto l : layers) {
+    if (l < 0 || l >= static_cast<std::int64_t>(out.hidden_states.size()))
+      fail("internal: [CLS] row ", l, " of ", out.hidden_states.size(), " hidden states");
+    rows.push_back(out.hidden_states[static_cast<std::size_t>(l)].to(torch::kFloat));
+  }
+  return torch::stack(rows);
+}
+
 }  // namespace pkd::model

@@ -115,6 +115,11 @@ struct BertOutput {
   std::vector<torch::Tensor> hidden_states;
 };
 
+// The [CLS] vectors of `layers` (rows of BertOutput::hidden_states, 0 = embeddings output) from
+// a forward with HiddenStates::cls, as float32 [layers.size(), B, H]: what PKD's patient loss
+// compares, for the student (its layers 1..k-1) and the online teacher (the mapped layers) alike.
+torch::Tensor cls_rows(const BertOutput& out, const std::vector<std::int64_t>& layers);
+
 class BertModelImpl : public torch::nn::Module {
  public:
   explicit BertModelImpl(const BertConfig& c);
@@ -140,6 +145,9 @@ class BertForSequenceClassificationImpl : public torch::nn::Module {
   void init_classifier();
 
   const BertConfig& config() const { return config_; }
+  // The parameter indexed by input_ids — its gradient is zero outside the rows a batch's tokens
+  // use, which data-parallel training sums row by row (parallel/row_sparse.h).
+  torch::Tensor token_indexed_weight() const { return bert->embeddings->word_embeddings->weight; }
 
   BertModel bert{nullptr};
   torch::nn::Dropout dropout{nullptr};

@@ -40,6 +40,12 @@ class Comm {
     broadcast_bytes(&value, sizeof value);
     return value;
   }
+  // Rank 0's elements on every rank, in place; `values` has the same size on every rank.
+  template <class T>
+  void broadcast_values(std::vector<T>& values) {
+    static_assert(std::is_trivially_copyable_v<T>, "broadcast_values copies bytes");
+    broadcast_bytes(values.data(), values.size() * sizeof(T));
+  }
   // Every rank's string on rank 0 (empty vector elsewhere).
   std::vector<std::string> gather(const std::string& value);
 

@@ -24,6 +24,8 @@
 
 namespace pkd::parallel {
 
+class RowSparseGradient;  // parallel/row_sparse.h
+
 enum class Backend { kAuto, kGloo, kMpi, kNccl };
 std::string backend_name(Backend b);
 // The backends this build has, e.g. "mpi, gloo, nccl".
@@ -68,6 +70,11 @@ class GradientReducer {
   void allreduce_mean(const std::vector<torch::Tensor>& tensors) {
     reduce(tensors, 1.0 / comm_.size());
   }
+  // A training step's sums: every parameter's gradient (zeros where a rank has none) summed over
+  // ranks in place; `sparse` (may be null), one of `params`, only in the rows some rank marked;
+  // `extra` tensors (e.g. the step's loss sums) in the same collectives. Collective.
+  void sum_gradients(const std::vector<torch::Tensor>& params, RowSparseGradient* sparse,
+                     const std::vector<torch::Tensor>& extra);
   // In place: every rank gets rank 0's values (parameters at start).
   void broadcast(const std::vector<torch::Tensor>& tensors);
   virtual Backend backend() const = 0;

@@ -1,6 +1,6 @@
 #pragma once
-// The report's SVG plots: line charts (training curves per epoch) and heat maps (the best dev
-// metric over an alpha x beta grid).
+// The report's SVG plots: line charts (training curves over optimizer steps) and heat maps (the
+// best dev metric over an alpha x beta grid).
 #include <string>
 #include <utility>
 #include <vector>

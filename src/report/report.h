@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "report/plots.h"
 #include "report/report_config.h"
 #include "report/run.h"
 #include "report/table.h"
@@ -16,10 +17,18 @@ struct Figure {
   std::string svg;      // the document
 };
 
-// Training curves per task (dev primary metric and train loss per epoch of the best run of each
-// row) and, per task and student size with distillation runs at two or more (alpha, beta)
-// points including a PKD run, a heat map of the best dev metric per (alpha, beta).
+// Training curves per task (dev primary metric and train loss over optimizer steps of the best
+// run of each row, from every dev evaluation: epoch ends and eval_every steps) and, per task and
+// PKD row (student size and layer map) with two or more (alpha, beta) points counting the beta = 0
+// runs of its size, a heat map of the best dev metric per (alpha, beta).
 std::vector<Figure> make_figures(const std::vector<Run>& runs, const ResultTable& table);
+// One run's curves over optimizer steps, appended to `dev` (`metric` x100) and `loss`. Dev: every
+// line of metrics.jsonl with dev metrics, step and epoch lines together, one point per step (pkd
+// writes no step line at an epoch end; should two lines share a step, the later one is kept).
+// Loss: the step lines when the run has some (each the mean since the previous line), else the
+// epoch lines (each the epoch's mean): an epoch's mean among the finer means of its steps would
+// draw a false bump at every epoch end.
+void add_run_curves(const Run& run, const std::string& metric, Series& dev, Series& loss);
 
 struct Report {
   std::vector<Run> runs;  // every run found, sorted by directory

@@ -38,11 +38,16 @@ std::string layer_map_label(const std::string& layer_map);
 // the number of layers is unknown.
 std::string row_label(RunKind kind, std::int64_t layers, const std::string& layer_map);
 
-struct EpochRecord {
-  std::int64_t epoch = 0;
-  std::int64_t step = 0;
+// One line of metrics.jsonl (docs/formats.md): an epoch line, written at every epoch end, or a
+// step line, written at every dev evaluation between epoch ends (`eval_every`).
+struct MetricsRecord {
+  bool epoch_end = true;   // "kind": "epoch" (or no "kind": runs before eval_every); false: "step"
+  std::int64_t epoch = 0;  // epoch lines: the epoch done; step lines: the epoch in progress
+  std::int64_t step = 0;   // optimizer steps done
+  // Mean training loss per example: epoch lines over the epoch, step lines since the previous
+  // line; NaN when the line has null (a diverged run).
   double train_loss = std::numeric_limits<double>::quiet_NaN();
-  SplitMetrics dev;  // the dev split's metrics after this epoch (empty without a dev split)
+  SplitMetrics dev;  // the dev split's metrics at this point (empty without a dev split)
 };
 
 struct HyperParams {
@@ -65,7 +70,8 @@ struct Run {
   HyperParams hp;
   std::string train, dev, test, teacher;  // as written in the effective config
   SplitMetrics eval;                      // eval_results.json: the best epoch's dev metrics
-  std::vector<EpochRecord> history;       // metrics.jsonl
+  std::vector<MetricsRecord> history;     // metrics.jsonl's epoch lines, in order
+  std::vector<MetricsRecord> timeline;    // all its lines, epoch and step, stably sorted by step
   std::vector<std::string> submissions;   // GLUE submission files in dir: "SST-2.tsv", ...
 
   std::string row() const { return row_label(kind, layers, hp.layer_map); }

@@ -1,68 +1,27 @@
 #include "report/run_reader.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <toml.hpp>
 
+#include "config/document.h"
+#include "config/identity.h"
+#include "config/keys.h"
 #include "core/error.h"
 #include "core/fs.h"
+#include "distill/distill_config.h"
 #include "metrics/glue_metrics.h"
 #include "report/cells.h"
+#include "train/finetune_config.h"
+#include "train/optimizer_config.h"
 
 namespace pkd::report {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// The keys of a run's effective config (finetune.toml / distill.toml) that the report uses.
-class EffectiveConfig {
- public:
-  explicit EffectiveConfig(const std::string& path) : path_(path) {
-    std::istringstream in(read_file(path));
-    try {
-      root_ = toml::parse(in, path);
-    } catch (const std::exception& e) {
-      fail(path, " is not a readable effective config (TOML): ", e.what());
-    }
-  }
-  std::string text(const std::string& key) const {
-    const toml::value& v = at(key);
-    if (!v.is_string()) wrong_type(key, v, "a string");
-    return v.as_string().str;
-  }
-  double number(const std::string& key) const {
-    const toml::value& v = at(key);
-    if (v.is_integer()) return static_cast<double>(v.as_integer());
-    if (!v.is_floating()) wrong_type(key, v, "a number");
-    return v.as_floating();
-  }
-  std::int64_t integer(const std::string& key) const {
-    const toml::value& v = at(key);
-    if (!v.is_integer()) wrong_type(key, v, "an integer");
-    return v.as_integer();
-  }
-
- private:
-  const toml::value& at(const std::string& dotted) const {
-    const toml::value* v = &root_;
-    for (const auto& part : split(dotted, '.')) {
-      if (!v->is_table() || !v->as_table().count(part))
-        fail(path_, ": no key ", dotted, ": expected the effective config pkd writes beside a run");
-      v = &v->as_table().at(part);
-    }
-    return *v;
-  }
-  [[noreturn]] void wrong_type(const std::string& key, const toml::value& v,
-                               const char* expected) const {
-    fail(path_, ": ", key, " is ", toml::format(v), ": expected ", expected);
-  }
-
-  std::string path_;
-  toml::value root_;
-};
 
 json parse_json(const std::string& text, const std::string& where) {
   try {
@@ -94,27 +53,44 @@ SplitMetrics read_eval_results(const std::string& path) {
   return out;
 }
 
-std::vector<EpochRecord> read_history(const std::string& path, const std::string& dev_split) {
-  std::vector<EpochRecord> history;
+double loss_value(const json& j) {
+  return j.is_null() ? std::numeric_limits<double>::quiet_NaN() : j.get<double>();
+}
+
+// metrics.jsonl: its epoch lines into run.history, all its lines into run.timeline. A line of a
+// kind this build does not know is skipped: it cannot change the run's result (that is
+// eval_results.json), so a newer pkd's additions to the history do not make a run unreadable.
+void read_metrics_jsonl(Run& run, const std::string& path) {
+  const std::string dev_split = run.dev_split();
   std::istringstream in(read_file(path));
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     if (trim(line).empty()) continue;
     const std::string where = cat(path, " line ", number);
     json j = parse_json(line, where);
-    if (!j.is_object() || !j.contains("epoch") || !j["epoch"].is_number_integer() ||
-        !j.contains("step") || !j["step"].is_number_integer() || !j.contains("train_loss") ||
-        !j["train_loss"].is_number())
+    if (!j.is_object()) fail(where, ": expected an object, found ", j.dump().substr(0, 80));
+    MetricsRecord r;
+    if (j.contains("kind")) {
+      if (!j["kind"].is_string())
+        fail(where, ": kind is ", j["kind"].dump(), ": expected \"epoch\" or \"step\"");
+      const std::string kind = j["kind"].get<std::string>();
+      if (kind != "epoch" && kind != "step") continue;
+      r.epoch_end = kind == "epoch";
+    }
+    if (!j.contains("epoch") || !j["epoch"].is_number_integer() || !j.contains("step") ||
+        !j["step"].is_number_integer() || !j.contains("train_loss") ||
+        !(j["train_loss"].is_number() || j["train_loss"].is_null()))
       fail(where, ": expected an object with integer epoch and step and a number train_loss");
-    EpochRecord r;
     r.epoch = j["epoch"].get<std::int64_t>();
     r.step = j["step"].get<std::int64_t>();
-    r.train_loss = j["train_loss"].get<double>();
+    r.train_loss = loss_value(j["train_loss"]);
     if (!dev_split.empty() && j.contains(dev_split))
       read_metrics(j[dev_split], dev_split, where, r.dev);
-    history.push_back(std::move(r));
+    if (r.epoch_end) run.history.push_back(r);
+    run.timeline.push_back(std::move(r));
   }
-  return history;
+  std::stable_sort(run.timeline.begin(), run.timeline.end(),
+                   [](const MetricsRecord& a, const MetricsRecord& b) { return a.step < b.step; });
 }
 
 // `path` as given, else relative to each parent of the run directory (a sweep's work_dir holds
@@ -138,37 +114,96 @@ std::int64_t model_layers(const std::string& model_dir) {
   return j["num_hidden_layers"].get<std::int64_t>();
 }
 
-void read_config(Run& run, const EffectiveConfig& c) {
-  const std::string& t = run.command;
-  run.train = c.text(t + ".train");
-  run.dev = c.text(t + ".dev");
-  run.test = c.text(t + ".test");
-  run.hp.learning_rate = c.number("optimizer.learning_rate");
-  run.hp.epochs = c.integer(t + ".epochs");
-  run.hp.batch_size = c.integer(t + ".batch_size");
-  run.hp.max_steps = c.integer(t + ".max_steps");
-  run.hp.seed = c.integer(t + ".seed");
+// Fails unless the effective config sets `member` of `config` (table `table`). These are the
+// keys every effective config has held since pkd report exists; without them a file is damaged
+// or not pkd's, and a default would put the run in the wrong row. Any other key an older pkd did
+// not write takes its default.
+template <class T, class M>
+void require(const config::Settings& present, const std::string& path, const char* table, T& config,
+             const M& member) {
+  const std::string key = config::key_of(table, config, member);
+  if (!present.count(key))
+    fail(path, ": no key ", key, ": expected the effective config pkd writes beside a run");
+}
+
+void require_loop(const config::Settings& present, const std::string& path, const char* table,
+                  train::LoopConfig& loop) {
+  for (const std::string* key : {&loop.train, &loop.dev, &loop.test})
+    require(present, path, table, loop, *key);
+  for (const std::int64_t* key : {&loop.epochs, &loop.batch_size, &loop.max_steps, &loop.seed})
+    require(present, path, table, loop, *key);
+}
+
+void read_loop(Run& run, const train::LoopConfig& loop) {
+  run.train = loop.train;
+  run.dev = loop.dev;
+  run.test = loop.test;
+  run.hp.epochs = loop.epochs;
+  run.hp.batch_size = loop.batch_size;
+  run.hp.max_steps = loop.max_steps;
+  run.hp.seed = loop.seed;
+}
+
+// The run's effective config, read through the structs pkd wrote it from: [distill] (with
+// [distill.loss]) or [finetune], and [optimizer]. [runtime] and [parallel] decide nothing the
+// report shows, and their structs are LibTorch-side: they are not read. A key the structs do not
+// know (a newer pkd's) makes the run unreadable, as any config would: it may change what the run
+// is (a new loss term), and the table must not guess.
+void read_config(Run& run, const std::string& path) {
+  const std::string text = read_file(path);
+  distill::DistillConfig d;
+  train::FinetuneConfig f;
+  train::OptimizerConfig o;
+  config::Settings present;
+  try {
+    const config::Document doc = config::Document::from_string(text, path);
+    present = config::settings_of(text, path);
+    doc.read("optimizer", o);
+    if (run.command == "distill")
+      doc.read("distill", d);
+    else
+      doc.read("finetune", f);
+  } catch (const UsageError& e) {  // a damaged run, not a wrong command line: Error, exit 1
+    const bool newer = std::string(e.what()).find("unknown config key") != std::string::npos;
+    fail(path, " is not an effective config this pkd reads: ", e.what(),
+         newer ? "\n(a run of a newer pkd? report it with that version)" : "");
+  }
+  require(present, path, "optimizer", o, o.learning_rate);
+  run.hp.learning_rate = o.learning_rate;
   std::int64_t init_layers = 0;
-  if (t == "distill") {
-    run.teacher = c.text("distill.teacher");
-    run.hp.alpha = c.number("distill.loss.alpha");
-    run.hp.beta = c.number("distill.loss.beta");
-    run.hp.temperature = c.number("distill.loss.temperature");
-    run.layers = c.integer("distill.student_layers");
+  if (run.command == "distill") {
+    require_loop(present, path, "distill", d.loop);
+    for (const double* key : {&d.loss.alpha, &d.loss.beta, &d.loss.temperature})
+      require(present, path, "distill", d, *key);
+    require(present, path, "distill", d, d.student_layers);
+    require(present, path, "distill", d, d.teacher);
+    read_loop(run, d.loop);
+    run.teacher = d.teacher;
+    run.hp.alpha = d.loss.alpha;
+    run.hp.beta = d.loss.beta;
+    run.hp.temperature = d.loss.temperature;
+    run.layers = d.student_layers;
   } else {
-    init_layers = c.integer("finetune.init_layers");
-    const std::string init = c.text("finetune.init");
+    require_loop(present, path, "finetune", f.loop);
+    require(present, path, "finetune", f, f.init);
+    require(present, path, "finetune", f, f.init_layers);
+    read_loop(run, f.loop);
+    init_layers = f.init_layers;
     if (init_layers > 0) {
       run.layers = init_layers;
-    } else if (init == "random") {
-      run.layers = c.integer("finetune.random_init.num_hidden_layers");
+    } else if (f.init == "random") {
+      require(present, path, "finetune", f, f.random_init.num_hidden_layers);
+      run.layers = f.random_init.num_hidden_layers;
     } else if (!file_exists(run.dir + "/model/config.json")) {  // not exported yet: its init's
-      const std::string init_dir = resolve(init, run.dir, "config.json");
+      const std::string init_dir = resolve(f.init, run.dir, "config.json");
       if (!init_dir.empty()) run.layers = model_layers(init_dir);
     }
   }
-  run.kind = classify(t, init_layers, run.hp.alpha, run.hp.beta);
-  if (run.kind == RunKind::pkd) run.hp.layer_map = c.text("distill.loss.layer_map");
+  run.kind = classify(run.command, init_layers, run.hp.alpha, run.hp.beta);
+  if (run.kind == RunKind::pkd) {
+    require(present, path, "distill", d, d.loss.layer_map);
+    run.hp.layer_map = d.loss.layer_map;
+  }
 }
 
 // The task: the train split's manifest.json, else the run's GLUE submission file, else MNLI's
@@ -207,7 +242,7 @@ void check_metrics(const Run& run, const std::string& path) {
 std::string unfinished_reason(const Run& run, bool has_eval) {
   if (!has_eval) return "no eval_results.json: no epoch has finished";
   if (run.history.empty()) return "metrics.jsonl is missing or empty";
-  const EpochRecord& last = run.history.back();
+  const MetricsRecord& last = run.history.back();
   if (last.epoch < run.hp.epochs && !(run.hp.max_steps > 0 && last.step >= run.hp.max_steps))
     return cat("metrics.jsonl ends at epoch ", last.epoch, " of ", run.hp.epochs,
                " (stopped, preempted or still running: resume with --resume)");
@@ -233,13 +268,12 @@ Run read_run(const std::string& dir) {
          ": expected the output directory of one pkd finetune or pkd distill run");
   run.command = finetune ? "finetune" : "distill";
   const std::string config_path = dir + "/" + run.command + ".toml";
-  read_config(run, EffectiveConfig(config_path));
+  read_config(run, config_path);
   if (file_exists(dir + "/model/config.json")) run.layers = model_layers(dir + "/model");
   const std::string eval_path = dir + "/eval_results.json";
   const bool has_eval = file_exists(eval_path);
   if (has_eval) run.eval = read_eval_results(eval_path);
-  if (file_exists(dir + "/metrics.jsonl"))
-    run.history = read_history(dir + "/metrics.jsonl", run.dev_split());
+  if (file_exists(dir + "/metrics.jsonl")) read_metrics_jsonl(run, dir + "/metrics.jsonl");
   for (const auto& task : glue_task_order())
     for (const auto& column : columns_of_task(task))
       if (file_exists(dir + "/" + column.submission)) run.submissions.push_back(column.submission);

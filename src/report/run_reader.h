@@ -13,10 +13,12 @@ namespace pkd::report {
 // that is not a directory.
 std::vector<std::string> find_run_dirs(const std::vector<std::string>& roots);
 
-// Reads one run directory. Unreadable input — an effective config that does not parse or lacks
-// a key, a corrupt eval_results.json, metrics.jsonl or model/config.json, dev metrics without
-// the task's metrics, a task that cannot be told — throws Error naming the file. A run that has
-// not finished is returned with status unfinished and the reason in `problem`.
+// Reads one run directory. Unreadable input — an effective config that does not parse, lacks a
+// key pkd always writes or has a key its structs do not know (a newer pkd's), a corrupt
+// eval_results.json, metrics.jsonl or model/config.json, dev metrics without the task's metrics,
+// a task that cannot be told — throws Error (never UsageError: the run is damaged, not the
+// command line) naming the file. A run that has not finished is returned with status unfinished
+// and the reason in `problem`.
 Run read_run(const std::string& dir);
 
 // Every run under `roots`. An unreadable run is kept with status unreadable and the error as its

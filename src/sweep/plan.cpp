@@ -1,7 +1,6 @@
 #include "sweep/plan.h"
 
 #include <filesystem>
-#include <map>
 
 #include "core/error.h"
 #include "core/strings.h"
@@ -20,15 +19,12 @@ std::string replace_task(std::string text, const std::string& task) {
   return text;
 }
 
-// Short run-name label of a config key: its last component, abbreviated for the paper's axes.
-std::string label(const std::string& key) {
-  static const std::map<std::string, std::string> kShort = {
-      {"temperature", "T"},    {"alpha", "a"},          {"beta", "b"},
-      {"learning_rate", "lr"}, {"student_layers", "k"}, {"layer_map", "map"},
-      {"seed", "seed"},        {"epochs", "ep"},        {"batch_size", "bs"}};
-  const std::string last = key.substr(key.rfind('.') + 1);
-  auto it = kShort.find(last);
-  return it == kShort.end() ? last : it->second;
+// distill.student_init of every run: sweep.student_init, else the pretrained teacher_init (the
+// paper's initialisation); "" = leave the student configs' value.
+std::string student_init(const SweepConfig& c) {
+  const std::string& init = c.student_init.empty() ? c.teacher_init : c.student_init;
+  if (init.empty() || init == "teacher" || init == "random") return init;
+  return absolute(init);
 }
 
 void add(std::vector<std::string>& argv, const std::string& option, const std::string& value) {
@@ -55,36 +51,12 @@ std::string shell_quote(const std::string& word) {
 
 }  // namespace
 
-std::vector<GridPoint> expand_grid(const std::vector<std::string>& axes,
-                                   const std::string& prefix) {
-  std::vector<GridPoint> points = {{prefix, {}}};
-  for (const auto& axis : axes) {
-    const auto eq = axis.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == axis.size())
-      usage_fail("grid axis '", axis, "' is not \"key=value1,value2,...\"");
-    const std::string key(trim(axis.substr(0, eq)));
-    std::vector<std::string> values;
-    for (const auto& v : split(axis.substr(eq + 1), ',')) {
-      const std::string value(trim(v));
-      if (value.empty()) usage_fail("grid axis '", axis, "' has an empty value");
-      values.push_back(value);
-    }
-    std::vector<GridPoint> next;
-    for (const auto& p : points)
-      for (const auto& value : values) {
-        GridPoint q = p;
-        q.name += (q.name.empty() ? "" : "-") + label(key) + value;
-        q.sets.push_back(key + "=" + value);
-        next.push_back(std::move(q));
-      }
-    points = std::move(next);
-  }
-  return points;
-}
-
 std::vector<Job> plan_sweep(const SweepConfig& c, const std::string& root) {
   c.validate();
+  const SweepKeys& keys = sweep_keys();
   const std::string work = absolute(c.work_dir), configs = absolute(c.configs);
+  const std::string init = student_init(c);
+  const DistillRuns runs = c.has_stage("distill") ? distill_runs(c) : DistillRuns{};
   const std::string scripts = absolute(root) + "/jobs/slurm/";
   std::vector<Job> jobs;
   auto make = [&](const std::string& stage, const std::string& task,
@@ -121,6 +93,9 @@ std::vector<Job> plan_sweep(const SweepConfig& c, const std::string& root) {
       return c.has_stage(stage) ? std::vector<std::string>{stage + ":" + task}
                                 : std::vector<std::string>{};
     };
+    // The tokenize.* and cache_teacher.* keys stay strings: their structs live in
+    // preprocess/tokenize_config.h (the top-level preprocess library) and
+    // inference/cache_teacher.h (includes LibTorch), which this torch-free library must not use.
     if (c.has_stage("tokenize")) {
       Job& j = make("tokenize", task, c.slurm.tokenize);
       j.args = {configs + "/tokenize.toml"};
@@ -133,7 +108,7 @@ std::vector<Job> plan_sweep(const SweepConfig& c, const std::string& root) {
       Job& j = make("teacher", task, c.slurm.teacher);
       j.args = {configs + "/" + task + "/teacher.toml"};
       if (!c.teacher_init.empty())
-        for (const auto& a : sets({"finetune.init=" + absolute(c.teacher_init)}))
+        for (const auto& a : sets({keys.finetune_init + "=" + absolute(c.teacher_init)}))
           j.args.push_back(a);
       j.after_ok = after("tokenize");
       ends.push_back(j.key);
@@ -152,20 +127,18 @@ std::vector<Job> plan_sweep(const SweepConfig& c, const std::string& root) {
     if (c.has_stage("distill")) {
       Job& j = make("distill", task, c.slurm.distill);
       j.args = {configs + "/" + task + "/student.toml"};
-      std::vector<std::string> common = c.set;
-      if (!c.teacher.empty()) common.push_back("distill.teacher=" + teacher_model);
-      for (const auto& a : sets(common)) j.args.push_back(a);
-      auto line = [&](const GridPoint& p, std::vector<std::string> extra) {
+      // Every run: the derived teacher and initialisation, then sweep.set (later --set wins).
+      std::vector<std::string> every;
+      if (!c.teacher.empty()) every.push_back(keys.teacher + "=" + teacher_model);
+      if (!init.empty()) every.push_back(keys.student_init + "=" + init);
+      every.insert(every.end(), c.set.begin(), c.set.end());
+      for (const auto& a : sets(every)) j.args.push_back(a);
+      for (const auto& p : runs.runs) {  // one line per array element: its axes, its directory
         std::string l;
-        for (const auto& a : sets(extra)) l += (l.empty() ? "" : "\t") + a;
         for (const auto& a : sets(p.sets)) l += (l.empty() ? "" : "\t") + a;
         j.grid_lines.push_back(l + (l.empty() ? "" : "\t") + "--output-dir\tstudents/" + task +
                                "/" + p.name);
-      };
-      for (const auto& p : expand_grid(c.grid, "pkd")) line(p, {});
-      if (!c.baseline.empty())
-        for (const auto& p : expand_grid(c.baseline, "ft"))
-          line(p, {"distill.loss.alpha=0", "distill.loss.beta=0"});
+      }
       j.grid_file = work + "/sweep/" + task + "/distill.grid";
       std::string range = "0-" + std::to_string(j.grid_lines.size() - 1);
       if (c.slurm.max_parallel > 0) range += "%" + std::to_string(c.slurm.max_parallel);

@@ -5,19 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "sweep/runs.h"
 #include "sweep/sweep_config.h"
 
 namespace pkd::sweep {
-
-// One point of a hyper-parameter grid: the run's directory name and its `--set` overrides.
-struct GridPoint {
-  std::string name;               // e.g. "pkd-T10-a0.5-b100-lr2e-5"
-  std::vector<std::string> sets;  // e.g. {"distill.loss.temperature=10", ...}
-};
-
-// The cross product of axes "key=v1,v2,..." (first axis slowest), each run named `prefix` plus
-// one short label per axis (temperature -> T, alpha -> a, beta -> b, learning_rate -> lr).
-std::vector<GridPoint> expand_grid(const std::vector<std::string>& axes, const std::string& prefix);
 
 struct Job {
   std::string key;                  // unique handle, e.g. "teacher:SST-2"; dependencies refer to it
@@ -33,7 +24,9 @@ struct Job {
 };
 
 // The jobs of `config` in submission order (dependencies first). `root` is the pkd checkout
-// (jobs/slurm/ and the binary); every path in the jobs is absolute.
+// (jobs/slurm/ and the binary); every path in the jobs is absolute. A task's distillation array
+// runs distill_runs(config) (sweep/runs.h); every run gets `--set distill.student_init=` the
+// resolved sweep.student_init / teacher_init, and distill.teacher when the teachers exist.
 std::vector<Job> plan_sweep(const SweepConfig& config, const std::string& root);
 
 // The shell-quoted sbatch command of `job`, with dependencies given as already-submitted ids

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/strings.h"
+#include "sweep/runs.h"
 
 namespace pkd::sweep {
 namespace {
@@ -32,6 +33,8 @@ void SlurmConfig::validate() const {
   if (signal_seconds < 0)
     usage_fail("sweep.slurm.signal_seconds must be >= 0, got ", signal_seconds);
   if (max_parallel < 0) usage_fail("sweep.slurm.max_parallel must be >= 0, got ", max_parallel);
+  if (max_array_size < 1)
+    usage_fail("sweep.slurm.max_array_size must be at least 1, got ", max_array_size);
   tokenize.validate("sweep.slurm.tokenize");
   teacher.validate("sweep.slurm.teacher");
   cache.validate("sweep.slurm.cache");
@@ -57,6 +60,20 @@ void SweepConfig::validate() const {
     if (std::find(kStages.begin(), kStages.end(), s) == kStages.end())
       usage_fail("sweep.stages: unknown stage '", s, "' (expected ", join(kStages, ", "), ")");
   slurm.validate();
+  if (has_stage("distill")) {
+    // One array per task; Slurm refuses indices >= MaxArraySize at submission, after the earlier
+    // stages were queued, so the count is checked here, before anything is submitted.
+    const DistillRuns runs = distill_runs(*this);
+    const auto n = static_cast<std::int64_t>(runs.runs.size());
+    if (n > slurm.max_array_size)
+      usage_fail("sweep: ", n, " distillation runs per task (PKD ", runs.pkd, " + KD ", runs.kd,
+                 " + FT ", runs.ft, ") do not fit in one Slurm array of at most ",
+                 slurm.max_array_size,
+                 " (sweep.slurm.max_array_size = the cluster's MaxArraySize, ",
+                 "Slurm's default 1001): shrink sweep.grid, sweep.kd, sweep.baseline or ",
+                 "sweep.common, or set max_array_size to your cluster's (scontrol show config | ",
+                 "grep MaxArraySize)");
+  }
 }
 
 }  // namespace pkd::sweep

@@ -39,8 +39,9 @@ std::vector<std::string> list_checkpoints(const std::string& root) {
 }  // namespace
 
 void save_checkpoint(const std::string& output_dir, const TrainState& s,
-                     const model::StateDict& model, const model::StateDict& optimizer,
-                     const std::string& config_toml, std::int64_t keep) {
+                     const model::StateDict& model, const model::BertConfig& model_config,
+                     const model::StateDict& optimizer, const std::string& config_toml,
+                     std::int64_t keep) {
   const std::string root = output_dir + "/checkpoints";
   make_directories(root);
   const std::string name = step_dir_name(s.global_step);
@@ -48,6 +49,7 @@ void save_checkpoint(const std::string& output_dir, const TrainState& s,
   fs::remove_all(tmp);
   make_directories(tmp);
   model::write_state_dict(tmp + "/model.safetensors", model, {{"format", "pt"}});
+  write_file_atomic(tmp + "/config.json", model_config.to_json());
   model::write_state_dict(tmp + "/optimizer.safetensors", optimizer);
   nlohmann::json j = {{"format", kCheckpointFormat},
                       {"format_version", kCheckpointVersion},

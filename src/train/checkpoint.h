@@ -1,6 +1,9 @@
 #pragma once
 // Training checkpoints, format "pkd.train_checkpoint" version 1 (docs/formats.md):
 //   OUTPUT_DIR/checkpoints/step-NNNNNNNN/  model.safetensors      every parameter and buffer
+//                                          config.json            the model's (HF): `pkd eval`
+//                                                                 and `pkd predict` load the
+//                                                                 directory as a model
 //                                          optimizer.safetensors  AdamW moments + step count
 //                                          trainer_state.json     position, best metric, history
 //                                          config.toml            the effective configuration
@@ -37,8 +40,9 @@ struct TrainState {
 
 // Rank 0 only. Keeps the `keep` newest checkpoints.
 void save_checkpoint(const std::string& output_dir, const TrainState& state,
-                     const model::StateDict& model, const model::StateDict& optimizer,
-                     const std::string& config_toml, std::int64_t keep);
+                     const model::StateDict& model, const model::BertConfig& model_config,
+                     const model::StateDict& optimizer, const std::string& config_toml,
+                     std::int64_t keep);
 
 struct Checkpoint {
   std::string dir;

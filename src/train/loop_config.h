@@ -9,10 +9,10 @@
 namespace pkd::train {
 
 struct LoopConfig {
-  std::string train;                   // token split directory to train on
-  std::string dev;                     // token split directory to evaluate each epoch ("" = none)
-  std::string test;                    // token split to predict with the exported model ("" = none)
-  std::vector<std::string> extra_dev;  // more labeled splits the exported model is scored on
+  std::string train;  // token split directory to train on
+  std::string dev;    // token split directory evaluated at epoch ends / eval_every ("" = none)
+  std::string test;   // token split to predict with the exported model ("" = none)
+  std::vector<std::string> extra_dev;   // more labeled splits the exported model is scored on
   std::vector<std::string> extra_test;  // more test splits it predicts (MNLI: *_mismatched)
   std::string output_dir;               // model/, checkpoints/, eval_results.json, metrics.jsonl
   std::int64_t epochs = 3;
@@ -24,6 +24,7 @@ struct LoopConfig {
   std::int64_t window_examples = 100000;  // streaming window; 0 = the whole split in memory
   std::int64_t eval_batch_size = 64;
   std::int64_t log_every = 50;         // steps between progress lines
+  std::int64_t eval_every = 0;         // steps between dev evaluations (0: epoch ends only)
   std::int64_t checkpoint_every = 0;   // steps between checkpoints (0: epoch ends only)
   std::int64_t keep_checkpoints = 2;   // newest checkpoints kept
   bool resume = false;                 // continue from output_dir/checkpoints/latest
@@ -55,6 +56,9 @@ struct LoopConfig {
             "examples of the training split held in memory per rank (0 = all)");
     v.field("eval_batch_size", eval_batch_size, "examples per forward pass when evaluating");
     v.field("log_every", log_every, "optimizer steps between progress lines");
+    v.field("eval_every", eval_every,
+            "optimizer steps between dev evaluations besides those at epoch ends (0 = epoch ends "
+            "only); each is a metrics.jsonl line and may become the exported best model");
     v.field("checkpoint_every", checkpoint_every,
             "optimizer steps between checkpoints (0 = at epoch ends only)");
     v.field("keep_checkpoints", keep_checkpoints, "newest checkpoints to keep (at least 1)");

@@ -34,7 +34,8 @@ Schedule OptimizerConfig::schedule_kind() const {
 
 std::int64_t OptimizerConfig::warmup_for(std::int64_t total_steps) const {
   if (warmup_steps >= 0) return warmup_steps;
-  return static_cast<std::int64_t>(std::round(warmup_proportion * static_cast<double>(total_steps)));
+  return static_cast<std::int64_t>(
+      std::round(warmup_proportion * static_cast<double>(total_steps)));
 }
 
 FusedAdamW::FusedAdamW(const torch::nn::Module& model, const OptimizerConfig& config)

@@ -13,7 +13,6 @@
 
 namespace pkd::train {
 
-
 // AdamW (torch.optim.AdamW's arithmetic, which transformers' Trainer uses) as one fused pass per
 // parameter, split over the intra-op threads: reads parameter, gradient and both moments once,
 // writes them once, and releases the gradient (set to none) for the next step. The unfused update
@@ -67,6 +66,5 @@ struct ClipScale {
   torch::Tensor norm;
 };
 ClipScale clip_scale(const std::vector<torch::Tensor>& params, double max_norm, double unscale);
-
 
 }  // namespace pkd::train

@@ -1,53 +1,51 @@
 #pragma once
-// The trainer core shared by fine-tuning and distillation: data-parallel over the ranks of the
-// job. Streams the training split window by window in the distributed sampler's order, splits
-// every global batch into micro-batches (gradient accumulation) and ranks, sums gradients of
-// losses divided by the global batch size over ranks (exact for uneven shares), clips, steps a
-// fused AdamW on a linear schedule (float16: dynamic loss scaling), runs every forward under the
-// runtime's autocast, logs progress, evaluates the dev split after every epoch,
-// exports the best epoch (HF format), and checkpoints / resumes / stops on preemption with every
-// rank agreeing.
+// The trainer core shared by fine-tuning and distillation. A training command reads as:
+//
+//   TrainingSession session(loop, optimizer, runtime, reduce, comm);  // validate, runtime, seed,
+//                                                                     // index the train split
+//   auto model = model::build_classifier(init, session.task(), "finetune");
+//   TaskObjective objective(session.index().header.regression);       // or distill's PkdObjective
+//   return session.train(model, objective, {"finetune", table_toml, default_table_toml, init});
+//
+// train() checks the model against every split, moves it to the device and runs the loop:
+// streams the training split window by window in the distributed sampler's order, splits every
+// global batch into micro-batches (gradient accumulation) and ranks, sums gradients of losses
+// divided by the global batch size over ranks (exact for uneven shares), clips, steps a fused
+// AdamW on the configured schedule (float16: dynamic loss scaling), runs every forward under the
+// runtime's autocast, logs progress, evaluates the dev split every eval_every steps and after
+// every epoch, exports the best evaluation (HF format), and checkpoints / resumes / stops on
+// preemption with every rank agreeing.
 #include <cmath>
 #include <cstdint>
-#include <functional>
+#include <set>
 #include <string>
-#include <vector>
 
 #include "data/stream.h"
-#include "mpi/comm.h"
-#include "model/bert.h"
+#include "model/init.h"
 #include "model/runtime.h"
+#include "mpi/comm.h"
 #include "parallel/gradient_reducer.h"
 #include "train/loop_config.h"
+#include "train/objective.h"
 #include "train/optimizer.h"
 
 namespace pkd::train {
 
-// What a loss function returns for one micro-batch on one rank.
-struct LossSums {
-  torch::Tensor total;               // the loss summed over the batch's examples (with its graph)
-  std::vector<torch::Tensor> parts;  // named components, summed over the examples (detached)
+// What names a run's outputs and what it saves: `pkd <command>` and its config table, as TOML.
+struct RunTable {
+  std::string command;       // "finetune", "distill": names files, logs and the table
+  std::string table_toml;    // the command's table as run (config::to_toml)
+  std::string default_toml;  // the same table with every default: keys a checkpoint lacks
+  std::string model_name;    // where the model came from, for messages
 };
-// Computes the loss sums of `batch` (already on the runtime's device) for `model` in train mode.
-// The trainer calls it inside the runtime's autocast scope (runtime.precision): a loss function
-// decides no precision of its own.
-using LossFunction =
-    std::function<LossSums(model::BertForSequenceClassification& model, const data::Batch& batch)>;
 
+// What the trainer saves beside its outputs and checkpoints.
 struct TrainerSetup {
-  std::string command;                  // "finetune", "distill": names files and logs
-  std::vector<std::string> part_names;  // names of LossSums::parts, e.g. {"ce", "kd", "pt"}
-  data::FeatureRequest features;        // teacher features to attach to batches (dir "" = none)
-  std::string effective_config;         // TOML saved with outputs and checkpoints
-  std::string vocab_path;               // copied into the exported model ("" = none)
+  std::string command;
+  std::string effective_config;  // TOML: the command's table, [optimizer], [runtime], [parallel]
+  std::string default_config;    // the same tables at their defaults
+  std::string vocab_path;        // copied into the exported model ("" = none)
 };
-
-// A setup with what every training command fills alike: the effective config (the command's
-// table, given as TOML, then [optimizer], [runtime] and [parallel]) and the vocab.txt beside the
-// token split (copied into exported models when present).
-TrainerSetup make_setup(const std::string& command, const std::string& command_table_toml,
-                        const OptimizerConfig& optimizer, const model::RuntimeConfig& runtime,
-                        const parallel::ReduceConfig& reduce, const std::string& train_split);
 
 struct TrainResult {
   std::int64_t steps = 0;
@@ -56,11 +54,37 @@ struct TrainResult {
   bool preempted = false;  // stopped early on a signal or stop_after_steps; checkpoint saved
 };
 
-// Trains `model` (already initialised identically on every rank, on the runtime's device).
+class TrainingSession {
+ public:
+  // Validates the shared tables, sets up the runtime (threads, device), seeds LibTorch's
+  // generator with loop.seed (every rank builds the same initial model) and indexes loop.train.
+  TrainingSession(const LoopConfig& loop, const OptimizerConfig& optimizer,
+                  const model::RuntimeConfig& runtime, const parallel::ReduceConfig& reduce,
+                  mpi::Comm& comm);
+
+  const data::SplitIndex& index() const { return index_; }
+  const model::Runtime& runtime() const { return runtime_; }
+  model::TaskHead task() const;  // from the training split's header
+
+  // Trains `model` (built identically on every rank, on the CPU) with `objective`.
+  TrainResult train(model::BertForSequenceClassification& model, Objective& objective,
+                    const RunTable& run);
+
+ private:
+  const LoopConfig& loop_;
+  const OptimizerConfig& optimizer_;
+  const model::RuntimeConfig& runtime_config_;
+  const parallel::ReduceConfig& reduce_;
+  mpi::Comm& comm_;
+  model::Runtime runtime_;
+  data::SplitIndex index_;
+};
+
+// The trainer loop itself, for a model already on the runtime's device (TrainingSession::train).
 TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& optimizer,
                          const model::Runtime& runtime, parallel::GradientReducer& reducer,
                          mpi::Comm& comm, model::BertForSequenceClassification& model,
-                         const data::SplitIndex& train_index, const LossFunction& loss,
+                         const data::SplitIndex& train_index, Objective& objective,
                          const TrainerSetup& setup);
 
 // Checks before any work that the dev, test and extra splits match the training split (task,
@@ -68,8 +92,9 @@ TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& optimize
 void check_eval_splits(const LoopConfig& loop, const data::SplitIndex& train,
                        const model::BertConfig& model, const std::string& model_name);
 
-// The effective config with the keys that only control a run (resume, stop_after_steps,
-// log_every) removed: what a checkpoint must match to be resumed.
-std::string training_identity(const std::string& effective_config);
+// The keys of a command's table that control a run but not its results (resume,
+// stop_after_steps, log_every, checkpoint_every, keep_checkpoints): a checkpoint written with
+// other values of these is resumed.
+std::set<std::string> run_control_keys(const std::string& command);
 
 }  // namespace pkd::train

@@ -1,38 +1,27 @@
-// Epoch ends and the end of training: the metrics.jsonl history line, the dev evaluation with the
-// task's official metric, the best-epoch export, and after the last epoch the test and extra
-// splits run with the best weights.
+// Evaluations (every eval_every steps and at epoch ends) and the end of training: the
+// metrics.jsonl line, the dev evaluation with the task's official metric, the export of the best
+// evaluation, and after the last epoch the test and extra splits run with the best weights.
 #include <torch/cuda.h>
 
 #include <cmath>
 
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/strings.h"
 #include "inference/predict.h"
 #include "metrics/glue_metrics.h"
 #include "train/training_run.h"
 
 namespace pkd::train {
 
-void StepProfile::end(Phase p) {
-  if (synchronize) torch::cuda::synchronize();
-  const auto now = std::chrono::steady_clock::now();
-  seconds[p] += std::chrono::duration<double>(now - mark).count();
-  mark = now;
-}
-
-nlohmann::json StepProfile::per_step(std::int64_t steps) const {
-  const double n = static_cast<double>(std::max<std::int64_t>(1, steps));
-  return {{"setup", seconds[kSetup] / n},
-          {"batch", seconds[kBatch] / n},
-          {"copy", seconds[kCopy] / n},
-          {"forward_backward", seconds[kForwardBackward] / n},
-          {"all_reduce", seconds[kAllReduce] / n},
-          {"optimizer", seconds[kOptimizer] / n}};
-}
-
 void LossTotals::add(const torch::Tensor& step_sums, std::int64_t n) {
   sums.add_(step_sums);
   examples += n;
+}
+
+void LossTotals::reset() {
+  sums.zero_();
+  examples = 0;
 }
 
 std::vector<double> LossTotals::host_sums() const {
@@ -47,29 +36,41 @@ std::vector<double> LossTotals::means() const {
   return m;
 }
 
-model::StateDict model_state(model::BertForSequenceClassification& m) {
-  model::StateDict s;
-  for (const auto& p : m->named_parameters()) s[p.key()] = p.value();
-  for (const auto& b : m->named_buffers()) s[b.key()] = b.value();
-  return s;
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// A dev evaluation between epoch ends (eval_every): a curve point in metrics.jsonl, and a
+// candidate for the exported model like an epoch end.
+void TrainingRun::evaluate_step(std::int64_t epoch) {
+  const std::vector<double> means = since_eval_.means();
+  nlohmann::json line = {{"kind", "step"},
+                         {"epoch", epoch + 1},
+                         {"step", step_},
+                         {"learning_rate", learning_rate()},
+                         {"train_loss", means[0]}};
+  since_eval_.reset();
+  evaluate_and_record(line, cat("step ", step_));
 }
 
 void TrainingRun::end_epoch(std::int64_t epoch, const LossTotals& totals, double seconds,
                             const StepProfile& profile, std::int64_t profiled_steps) {
   const std::vector<double> means = totals.means();
-  nlohmann::json line = {
-      {"epoch", epoch + 1},
-      {"step", step_},
-      {"train_loss", means[0]},
-      {"learning_rate", oc_.learning_rate * schedule_multiplier(schedule_, step_, warmup_, total_)},
-      {"examples_per_s", static_cast<double>(totals.examples) / seconds},
-      {"step_seconds", profile.per_step(profiled_steps)}};
+  nlohmann::json line = {{"kind", "epoch"},
+                         {"epoch", epoch + 1},
+                         {"step", step_},
+                         {"train_loss", means[0]},
+                         {"learning_rate", learning_rate()},
+                         {"examples_per_s", static_cast<double>(totals.examples) / seconds},
+                         {"step_seconds", profile.per_step(profiled_steps)}};
   log_debug("epoch ", epoch + 1, " seconds per step on this rank: ", line["step_seconds"].dump());
-  for (std::size_t k = 0; k < nparts_; ++k) line["train_" + setup_.part_names[k]] = means[k + 1];
+  for (std::size_t k = 0; k < part_names_.size(); ++k)
+    line["train_" + part_names_[k]] = means[k + 1];
+  if (loop_.eval_every > 0) since_eval_.reset();
+  evaluate_and_record(line, cat("epoch ", epoch + 1));
+}
+
+void TrainingRun::evaluate_and_record(nlohmann::json& line, const std::string& when) {
   bool better = loop_.dev.empty();
   if (!loop_.dev.empty()) {
     auto p = inference::predict_split(m_, runtime_, loop_.dev, loop_.eval_batch_size, comm_);
@@ -83,7 +84,7 @@ void TrainingRun::end_epoch(std::int64_t epoch, const LossTotals& totals, double
         write_file_atomic(loop_.output_dir + "/eval_results.json",
                           nlohmann::json({{p.split, dev_metrics}}).dump(2) + "\n");
       }
-      log_info("epoch ", epoch + 1, ": ", p.split, " ", result_.metric_name, " ", value,
+      log_info(when, ": ", p.split, " ", result_.metric_name, " ", value,
                better ? " (best so far)" : "");
     }
     better = comm_.broadcast_value(better);
@@ -95,7 +96,7 @@ void TrainingRun::end_epoch(std::int64_t epoch, const LossTotals& totals, double
   }
   if (better && needs_best_) {
     best_.clear();
-    for (auto& [name, t] : model_state(m_)) best_[name] = t.detach().clone();
+    for (auto& [name, t] : model::model_state(m_)) best_[name] = t.detach().clone();
   }
 }
 
@@ -107,12 +108,12 @@ void TrainingRun::finish_with_best() {
     torch::NoGradGuard no_grad;
     if (best_.empty()) {  // a resumed run whose best epoch came before the interruption
       auto exported = model::read_checkpoint_dir(loop_.output_dir + "/model");
-      for (auto& [name, t] : model_state(m_)) {
+      for (auto& [name, t] : model::model_state(m_)) {
         auto it = exported.find(name);
         if (it != exported.end()) t.copy_(it->second);
       }
     } else {
-      for (auto& [name, t] : model_state(m_)) t.copy_(best_.at(name));
+      for (auto& [name, t] : model::model_state(m_)) t.copy_(best_.at(name));
     }
   }
   std::vector<std::string> tests = loop_.extra_test;

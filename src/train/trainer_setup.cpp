@@ -1,10 +1,12 @@
-// The trainer's setup and checks before any work: loop validation, the effective config and its
-// identity for resuming, and the evaluation splits against the training split.
+// The trainer's session and checks before any work: loop validation, the run-control keys a
+// resume ignores, the session (runtime, seed, index, the effective config) and the evaluation
+// splits against the training split.
 #include <algorithm>
 #include <filesystem>
 #include <sstream>
 
 #include "config/document.h"
+#include "config/keys.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/strings.h"
@@ -27,40 +29,84 @@ void LoopConfig::validate(const std::string& t) const {
   if (eval_batch_size < 1)
     usage_fail(t, ".eval_batch_size must be at least 1, got ", eval_batch_size);
   if (log_every < 1) usage_fail(t, ".log_every must be at least 1, got ", log_every);
+  if (eval_every < 0)
+    usage_fail(t, ".eval_every must be >= 0 (0 = at epoch ends only), got ", eval_every);
+  if (eval_every > 0 && dev.empty())
+    usage_fail(t, ".eval_every = ", eval_every, " needs a dev split to evaluate (", t, ".dev)");
   if (checkpoint_every < 0)
     usage_fail(t, ".checkpoint_every must be >= 0 (0 = epoch ends), got ", checkpoint_every);
   if (keep_checkpoints < 1)
     usage_fail(t, ".keep_checkpoints must be at least 1, got ", keep_checkpoints);
 }
 
-std::string training_identity(const std::string& effective_config) {
-  std::istringstream in(effective_config);
-  std::string line, out;
-  while (std::getline(in, line)) {
-    const std::string key(trim(line.substr(0, line.find('='))));
-    if (starts_with(trim(line), "#") || key == "resume" || key == "stop_after_steps" ||
-        key == "log_every")
-      continue;
-    out += line + "\n";
-  }
-  return out;
+std::set<std::string> run_control_keys(const std::string& command) {
+  LoopConfig loop;  // the keys, spelled by the struct that owns them
+  std::set<std::string> keys;
+  keys.insert(config::key_of(command.c_str(), loop, loop.resume));
+  keys.insert(config::key_of(command.c_str(), loop, loop.stop_after_steps));
+  keys.insert(config::key_of(command.c_str(), loop, loop.log_every));
+  keys.insert(config::key_of(command.c_str(), loop, loop.checkpoint_every));
+  keys.insert(config::key_of(command.c_str(), loop, loop.keep_checkpoints));
+  return keys;
 }
 
-TrainerSetup make_setup(const std::string& command, const std::string& command_table_toml,
-                        const OptimizerConfig& optimizer, const model::RuntimeConfig& runtime,
-                        const parallel::ReduceConfig& reduce, const std::string& train_split) {
-  OptimizerConfig o = optimizer;  // to_toml visits mutable configs
-  model::RuntimeConfig r = runtime;
-  parallel::ReduceConfig p = reduce;
+namespace {
+
+// The session's members are built in order: tables checked before the runtime applies one.
+const model::RuntimeConfig& validated(const OptimizerConfig& optimizer,
+                                      const parallel::ReduceConfig& reduce,
+                                      const model::RuntimeConfig& runtime) {
+  optimizer.validate();
+  reduce.validate();
+  return runtime;
+}
+
+// Seeds LibTorch's generator first: every rank then draws the same initial model.
+data::SplitIndex seeded_index(const LoopConfig& loop) {
+  torch::manual_seed(static_cast<std::uint64_t>(loop.seed));
+  return data::index_split(loop.train);
+}
+
+}  // namespace
+
+TrainingSession::TrainingSession(const LoopConfig& loop, const OptimizerConfig& optimizer,
+                                 const model::RuntimeConfig& runtime,
+                                 const parallel::ReduceConfig& reduce, mpi::Comm& comm)
+    : loop_(loop),
+      optimizer_(optimizer),
+      runtime_config_(runtime),
+      reduce_(reduce),
+      comm_(comm),
+      runtime_(validated(optimizer, reduce, runtime), mpi::local_rank_count()),
+      index_(seeded_index(loop)) {}
+
+model::TaskHead TrainingSession::task() const {
+  return {index_.header.vocab_size, index_.header.regression, index_.header.label_names};
+}
+
+TrainResult TrainingSession::train(model::BertForSequenceClassification& model,
+                                   Objective& objective, const RunTable& run) {
+  inference::check_model_fits_tokens(model->config(), index_.header, run.model_name, loop_.train);
+  check_eval_splits(loop_, index_, model->config(), run.model_name);
+  model->to(runtime_.device());
+  auto reducer = parallel::GradientReducer::create(reduce_, comm_, runtime_.device());
+  // The effective config: the command's table, then the shared ones.
+  OptimizerConfig o = optimizer_, default_o;
+  model::RuntimeConfig r = runtime_config_, default_r;
+  parallel::ReduceConfig p = reduce_, default_p;
   TrainerSetup setup;
-  setup.command = command;
-  setup.effective_config = "# Effective configuration of the `pkd " + command +
-                           "` run that wrote this directory.\n" + command_table_toml + "\n" +
+  setup.command = run.command;
+  setup.effective_config = "# Effective configuration of the `pkd " + run.command +
+                           "` run that wrote this directory.\n" + run.table_toml + "\n" +
                            config::to_toml("optimizer", o) + "\n" + config::to_toml("runtime", r) +
                            "\n" + config::to_toml("parallel", p);
-  setup.vocab_path = (std::filesystem::path(train_split).parent_path() / "vocab.txt").string();
+  setup.default_config = run.default_toml + "\n" + config::to_toml("optimizer", default_o) + "\n" +
+                         config::to_toml("runtime", default_r) + "\n" +
+                         config::to_toml("parallel", default_p);
+  setup.vocab_path = (std::filesystem::path(loop_.train).parent_path() / "vocab.txt").string();
   if (!file_exists(setup.vocab_path)) setup.vocab_path.clear();
-  return setup;
+  return run_training(loop_, optimizer_, runtime_, *reducer, comm_, model, index_, objective,
+                      setup);
 }
 
 namespace {

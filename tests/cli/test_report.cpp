@@ -1,6 +1,6 @@
-// `pkd report` on real runs made by the real binary: a teacher, the PKD grid, KD, the fine-tuned
-// student, a preempted run and a corrupt one, laid out as a sweep's work_dir with relative paths
-// and reported from another working directory.
+// `pkd report` on real runs made by the real binary: a teacher, the PKD grid, PKD-Last, KD, the
+// fine-tuned student, a preempted run and a corrupt one, laid out as a sweep's work_dir with
+// relative paths and reported from another working directory.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -51,7 +51,8 @@ TEST(ReportCli, TableZipAndPlotsFromRealRuns) {
       splits + " --output-dir work/students/SST-2/";
   for (const char* run_args :
        {"pkd-a0.2-b10 --alpha 0.2 --beta 10", "pkd-a0.7-b10 --alpha 0.7 --beta 10",
-        "kd --alpha 0.5 --beta 0", "ft --alpha 0 --beta 0", "broken --alpha 0.5 --beta 0"}) {
+        "pkd-last-a0.5-b10 --alpha 0.5 --beta 10 --layer-map last", "kd --alpha 0.5 --beta 0",
+        "ft --alpha 0 --beta 0", "broken --alpha 0.5 --beta 0"}) {
     r = in_work(distill + run_args);
     ASSERT_EQ(r.exit_code, 0) << run_args << "\n" << r.output;
   }
@@ -66,15 +67,22 @@ TEST(ReportCli, TableZipAndPlotsFromRealRuns) {
   EXPECT_NE(r.output.find("broken/eval_results.json is not valid JSON"), std::string::npos)
       << r.output;
   const std::string md = read_file(dir / "report/results.md");
-  for (const char* row :
-       {"| BERT4 (teacher) | ", "| BERT2-FT | ", "| BERT2-KD | ", "| BERT2-PKD-Skip | ",
-        "stopped` | unfinished | ", "broken` | unreadable | ", "](curves-SST-2.svg)",
-        "](heatmap-SST-2-BERT2.svg)"})
-    EXPECT_NE(md.find(row), std::string::npos) << row << "\n" << md;
-  EXPECT_EQ(split(read_file(dir / "report/results.csv"), '\n').size(), 9u);  // header + 7 + ""
+  std::size_t previous = 0;  // the rows in the paper's order
+  for (const char* row : {"| BERT4 (teacher) | ", "| BERT2-FT | ", "| BERT2-KD | ",
+                          "| BERT2-PKD-Skip | ", "| BERT2-PKD-Last | "}) {
+    const auto at = md.find(row);
+    EXPECT_NE(at, std::string::npos) << row << "\n" << md;
+    EXPECT_GT(at, previous) << row << "\n" << md;
+    previous = at == std::string::npos ? previous : at;
+  }
+  for (const char* line :
+       {"stopped` | unfinished | ", "broken` | unreadable | ", "](curves-SST-2.svg)",
+        "](heatmap-SST-2-BERT2-PKD-Skip.svg)", "](heatmap-SST-2-BERT2-PKD-Last.svg)"})
+    EXPECT_NE(md.find(line), std::string::npos) << line << "\n" << md;
+  EXPECT_EQ(split(read_file(dir / "report/results.csv"), '\n').size(), 10u);  // header + 8 + ""
 
   // The zip holds the best PKD run's SST-2.tsv, byte for byte.
-  const auto at = md.find("| SST-2.tsv | BERT2-PKD-Skip | ");
+  const auto at = md.find("| SST-2.tsv | BERT2-PKD-");  // -Skip or -Last, the better
   ASSERT_NE(at, std::string::npos) << md;
   const auto start = md.find('`', at) + 1;
   const std::string source = md.substr(start, md.find('`', start) - start) + "/SST-2.tsv";
@@ -84,7 +92,8 @@ TEST(ReportCli, TableZipAndPlotsFromRealRuns) {
           "assert z.read(\"SST-2.tsv\") == open(sys.argv[2], \"rb\").read()' " +
           (dir / "report/glue_submission.zip") + " " + source);
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  for (const char* svg : {"curves-SST-2.svg", "heatmap-SST-2-BERT2.svg"}) {
+  for (const char* svg : {"curves-SST-2.svg", "heatmap-SST-2-BERT2-PKD-Skip.svg",
+                          "heatmap-SST-2-BERT2-PKD-Last.svg"}) {
     r = run("/usr/bin/python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' " +
             (dir / "report/") + svg);
     EXPECT_EQ(r.exit_code, 0) << svg << "\n" << r.output;

@@ -203,7 +203,7 @@ TEST(LossScaler, CheckpointedAndValidated) {
   TrainState state;
   state.loss_scale = 1024;
   state.loss_scale_growth = 7;
-  save_checkpoint(dir.path(), state, {}, {}, "x = 1\n", 2);
+  save_checkpoint(dir.path(), state, {}, model::BertConfig{}, {}, "x = 1\n", 2);
   auto c = load_latest_checkpoint(dir.path());
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->state.loss_scale, 1024);

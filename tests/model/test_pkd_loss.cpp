@@ -62,7 +62,7 @@ TEST(PkdLoss, HandComputedValues) {
   c.alpha = 0.7;
   c.beta = 100;
   c.temperature = 2;
-  auto out = pkd_loss_sums(S, labels, Tt, scls, tcls, false, c);
+  auto out = PkdLoss(c, false)(S, labels, Tt, torch::stack(scls), tcls);
 
   auto log_softmax = [](std::vector<double> v, double T) {
     double m = -1e300, z = 0;
@@ -96,7 +96,7 @@ TEST(PkdLoss, HandComputedValues) {
   c.kd_reduction = "elementwise_mean";
   c.kd_t_squared = false;
   c.pt_normalize = false;
-  out = pkd_loss_sums(S, labels, Tt, scls, tcls, false, c);
+  out = PkdLoss(c, false)(S, labels, Tt, torch::stack(scls), tcls);
   EXPECT_NEAR(out.kd.item<double>(), kd / 4 / 3, 1e-12);
   double raw = 0;
   auto d = torch::stack(scls) - tcls;
@@ -105,7 +105,7 @@ TEST(PkdLoss, HandComputedValues) {
   // alpha = beta = 0: plain cross-entropy, teacher not needed.
   c.alpha = 0;
   c.beta = 0;
-  out = pkd_loss_sums(S, labels, torch::Tensor(), {}, torch::Tensor(), false, c);
+  out = PkdLoss(c, false)(S, labels, torch::Tensor(), torch::Tensor(), torch::Tensor());
   EXPECT_NEAR(out.total.item<double>(), ce, 1e-12);
 }
 
@@ -118,7 +118,7 @@ TEST(PkdLoss, RegressionKdIsSquaredErrorToTheTeacher) {
   auto gold = torch::tensor({0.0, 4.0}, opts);
   PkdLossConfig c;
   c.beta = 0;
-  auto out = pkd_loss_sums(S, gold, Tt, {}, torch::Tensor(), true, c);
+  auto out = PkdLoss(c, true)(S, gold, Tt, torch::Tensor(), torch::Tensor());
   EXPECT_NEAR(out.ce.item<double>(), 1.0 + 1.0, 1e-12);
   EXPECT_NEAR(out.kd.item<double>(), 1.0 + 0.25, 1e-12);
 }
@@ -137,7 +137,7 @@ TEST(PkdLoss, GradientsMatchFiniteDifferences) {
   c.alpha = 0.4;
   c.beta = 10;
   c.temperature = 3;
-  auto f = [&] { return pkd_loss_sums(S, labels, Tt, {C1, C2}, tcls, false, c).total; };
+  auto f = [&] { return PkdLoss(c, false)(S, labels, Tt, torch::stack({C1, C2}), tcls).total; };
   f().backward();
   for (auto* x : {&S, &C1, &C2}) {
     auto grad = x->grad().clone();

@@ -2,9 +2,13 @@
 
 #include "config/document.h"
 #include "config/flags.h"
+#include "config/identity.h"
+#include "config/keys.h"
 #include "core/error.h"
+#include "distill/distill_config.h"
 #include "preprocess/tokenize_config.h"
 #include "support/test_support.h"
+#include "train/optimizer_config.h"
 
 namespace pkd::config {
 namespace {
@@ -93,6 +97,46 @@ TEST(Config, FlagsAreDerivedFromFields) {
       EXPECT_EQ(f.kind, "int");
     }
   EXPECT_TRUE(found);
+}
+
+// Keys come from the structs' own visit() lists: no re-spelled "distill.loss.alpha".
+TEST(ConfigKeys, KeyOfNamesTheFieldByItsVisitList) {
+  distill::DistillConfig d;
+  EXPECT_EQ(key_of("distill", d, d.loss.alpha), "distill.loss.alpha");
+  EXPECT_EQ(key_of("distill", d, d.loop.seed), "distill.seed");  // the loop's keys sit in [distill]
+  train::OptimizerConfig o;
+  EXPECT_EQ(key_of("optimizer", o, o.warmup_steps), "optimizer.warmup_steps");
+  double elsewhere = 0;
+  EXPECT_THROW(key_of("distill", d, elsewhere), Error);
+}
+
+// A saved config means its settings: comments, spacing, order and number spelling do not
+// count; a key the checkpoint lacks counts at its default; run-control keys are ignored.
+TEST(ConfigIdentity, SettingsNotTextAndDefaultsForNewKeys) {
+  const std::string saved =
+      "# Effective configuration, written by an older pkd\n[distill]\n# the teacher\n"
+      "teacher = \"t\"\nresume = false\n[distill.loss]\nalpha = 0.5  # old help text\n"
+      "[optimizer]\nlearning_rate = 2e-5\n";
+  const std::string current =
+      "[optimizer]\nlearning_rate = 0.00002\nschedule = \"linear\"\n# reworded help\n"
+      "[distill]\nteacher = \"t\"\nresume = true\n[distill.loss]\nalpha = 5e-1\n";
+  const std::string defaults = "[optimizer]\nschedule = \"linear\"\n";
+  const std::set<std::string> ignored = {"distill.resume"};
+  const auto a = settings_of(saved, "saved"), b = settings_of(current, "current");
+  EXPECT_EQ(a.at("distill.loss.alpha"), b.at("distill.loss.alpha"));
+  EXPECT_TRUE(differences(a, b, settings_of(defaults, "defaults"), ignored).empty());
+  EXPECT_EQ(identity_text(a, ignored),
+            "distill.loss.alpha = 0.5\ndistill.teacher = \"t\"\noptimizer.learning_rate = "
+            "2.0000000000000002e-05\n");
+  // A changed value, and a new key away from its default, are named.
+  auto changed = b;
+  changed["distill.loss.alpha"] = "0.69999999999999996";
+  changed["optimizer.schedule"] = "\"constant\"";
+  const auto diff = differences(a, changed, settings_of(defaults, "defaults"), ignored);
+  ASSERT_EQ(diff.size(), 2u);
+  EXPECT_EQ(diff[0], "distill.loss.alpha: checkpoint 0.5, now 0.69999999999999996");
+  EXPECT_EQ(diff[1], "optimizer.schedule: checkpoint \"linear\" (default), now \"constant\"");
+  EXPECT_THROW(settings_of("[distill\n", "broken.toml"), UsageError);
 }
 
 }  // namespace

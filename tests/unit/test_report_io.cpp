@@ -1,9 +1,12 @@
-// pkd report over run directories written by hand: what it reads from each file, how unfinished
-// and unreadable runs are told apart, and the whole report (results.md, results.csv, the zip).
+// pkd report over run directories written by hand: what it reads from each file (the effective
+// config through the config structs, metrics.jsonl's epoch and step lines), how unfinished and
+// unreadable runs are told apart, and the whole report (every row of the paper's table,
+// results.md, results.csv, the zip, the plots).
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
+#include "core/error.h"
 #include "core/fs.h"
 #include "core/strings.h"
 #include "report/report.h"
@@ -25,6 +28,29 @@ struct FakeRun {
   std::string eval = R"({"dev": {"accuracy": 0.9}})";
   bool test_split = true, submission = true, model = true;
 };
+
+std::string dev_accuracy(double value) {
+  return cat(R"({"dev": {"accuracy": )", value, "}}");
+}
+
+// `text` with `from` replaced by `to` (once; `from` must occur).
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return at == std::string::npos ? text : text.replace(at, from.size(), to);
+}
+
+// "usage" (UsageError), "error" (Error) or "none": what reading the run throws.
+std::string error_kind(const std::string& dir) {
+  try {
+    read_run(dir);
+  } catch (const UsageError&) {
+    return "usage";
+  } catch (const Error&) {
+    return "error";
+  }
+  return "none";
+}
 
 // ROOT/tokens/TASK/train/manifest.json and the run directory ROOT/NAME as pkd writes them; the
 // config's paths are relative to ROOT, as in a sweep's work_dir.
@@ -85,6 +111,115 @@ TEST(ReportRead, EverythingTheTableNeeds) {
   teacher.init_layers = 6;
   teacher.model = false;  // unexported: the layers come from init_layers
   EXPECT_EQ(read_run(write_run(root, "student-ft", teacher)).row(), "BERT6-FT");
+}
+
+TEST(ReportRead, ConfigThroughTheStructs) {
+  TempDir root;
+  const std::string dir = write_run(root, "run", FakeRun{});
+  const std::string path = dir + "/distill.toml", text = read_file(path);
+  // The config holds few of the keys of [distill] (an older pkd's run): the others take their
+  // defaults. [runtime] and [parallel] are not read, whatever they hold.
+  write_text(path, text + "[runtime]\nfuture_key = 1\n[parallel]\nother = \"x\"\n");
+  EXPECT_EQ(read_run(dir).status, RunStatus::complete) << read_run(dir).problem;
+
+  // A key the structs do not know (a newer pkd's run): unreadable, naming the file and the key.
+  write_text(path, replaced(text, "seed = 42\n", "seed = 42\neval_sometimes = 7\n"));
+  std::string e = test::error_of([&] { read_run(dir); });
+  EXPECT_NE(e.find(path), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown config key 'distill.eval_sometimes'"), std::string::npos) << e;
+  EXPECT_NE(e.find("newer pkd"), std::string::npos) << e;
+  EXPECT_EQ(error_kind(dir), "error");  // a damaged run, not a usage error (exit 1, not 2)
+  write_text(path, replaced(text, "beta = 100", "beta = \"high\""));
+  e = test::error_of([&] { read_run(dir); });
+  EXPECT_NE(e.find("'distill.loss.beta' must be a number"), std::string::npos) << e;
+  EXPECT_NE(e.find(path), std::string::npos) << e;
+  EXPECT_EQ(error_kind(dir), "error");
+  // The keys pkd has always written are required: a default would put the run in a wrong row.
+  write_text(path, replaced(text, "alpha = 0.5\n", ""));
+  e = test::error_of([&] { read_run(dir); });
+  EXPECT_NE(e.find(path + ": no key distill.loss.alpha"), std::string::npos) << e;
+  write_text(path, replaced(text, "[optimizer]\nlearning_rate", "[optimizer]\nweight_decay"));
+  EXPECT_NE(test::error_of([&] { read_run(dir); }).find("no key optimizer.learning_rate"),
+            std::string::npos);
+  write_text(path, "");
+  EXPECT_NE(test::error_of([&] { read_run(dir); }).find("no key"), std::string::npos);
+}
+
+// A run trained with eval_every: step lines between the epoch lines of metrics.jsonl.
+const char* kStepHistory =
+    R"({"kind": "step", "epoch": 1, "step": 4, "learning_rate": 1e-5, "train_loss": 0.9, "dev": {"accuracy": 0.55}}
+{"kind": "step", "epoch": 1, "step": 8, "learning_rate": 1e-5, "train_loss": 0.8, "dev": {"accuracy": 0.6}}
+{"kind": "epoch", "epoch": 1, "step": 10, "train_loss": 0.85, "examples_per_s": 90.5, "dev": {"accuracy": 0.62}}
+{"kind": "step", "epoch": 2, "step": 14, "learning_rate": 1e-5, "train_loss": null, "dev": {"accuracy": 0.65}}
+{"kind": "future", "step": 15}
+{"kind": "step", "epoch": 2, "step": 16, "learning_rate": 1e-5, "train_loss": 0.5, "dev": {"accuracy": 0.68}}
+{"epoch": 2, "step": 20, "train_loss": 0.6, "dev": {"accuracy": 0.7}}
+)";
+
+TEST(ReportRead, StepEvaluationsJoinTheCurvesNotTheHistory) {
+  TempDir root;
+  FakeRun f;
+  f.epochs = 2;
+  const std::string dir = write_run(root, "run", f);
+  write_text(dir + "/metrics.jsonl", kStepHistory);
+  const report::Run r = read_run(dir);
+  EXPECT_EQ(r.status, RunStatus::complete) << r.problem;
+  // The history is the epoch lines ("kind": "epoch", or no kind as before eval_every); the
+  // line of an unknown kind is skipped.
+  ASSERT_EQ(r.history.size(), 2u);
+  EXPECT_EQ(r.history[0].step, 10);
+  EXPECT_EQ(r.history[1].epoch, 2);
+  EXPECT_DOUBLE_EQ(r.history[1].train_loss, 0.6);
+  ASSERT_EQ(r.timeline.size(), 6u);
+  EXPECT_FALSE(r.timeline[3].epoch_end);
+  EXPECT_TRUE(std::isnan(r.timeline[3].train_loss));  // null: a diverged loss
+
+  // Dev over steps from step and epoch lines alike; the loss from the step lines only (each the
+  // mean since the previous line).
+  Series dev{"dev", {}}, loss{"loss", {}};
+  add_run_curves(r, "accuracy", dev, loss);
+  using Points = std::vector<std::pair<double, double>>;
+  ASSERT_EQ(dev.points.size(), 6u);
+  const Points expected_dev = {{4, 55}, {8, 60}, {10, 62}, {14, 65}, {16, 68}, {20, 70}};
+  for (std::size_t i = 0; i < dev.points.size(); ++i) {
+    EXPECT_EQ(dev.points[i].first, expected_dev[i].first) << i;
+    EXPECT_NEAR(dev.points[i].second, expected_dev[i].second, 1e-9) << i;
+  }
+  ASSERT_EQ(loss.points.size(), 4u);
+  EXPECT_EQ(loss.points[1], (std::pair<double, double>{8, 0.8}));
+  EXPECT_EQ(loss.points[3], (std::pair<double, double>{16, 0.5}));
+  // Without step lines, the loss is the epoch lines' (the run's step at each epoch end).
+  report::Run epochs_only = r;
+  epochs_only.timeline = r.history;
+  dev.points.clear();
+  loss.points.clear();
+  add_run_curves(epochs_only, "accuracy", dev, loss);
+  EXPECT_EQ(loss.points, (Points{{10, 0.85}, {20, 0.6}}));
+  EXPECT_EQ(dev.points.size(), 2u);
+
+  // The curves figure: 6 dev points and 3 loss points (NaN is not drawn).
+  const std::vector<report::Run> runs = {r};
+  const auto figures = make_figures(runs, build_table(runs));
+  ASSERT_FALSE(figures.empty());
+  EXPECT_EQ(figures[0].file, "curves-SST-2.svg");
+  std::size_t circles = 0;
+  for (auto at = figures[0].svg.find("<circle"); at != std::string::npos;
+       at = figures[0].svg.find("<circle", at + 1))
+    ++circles;
+  EXPECT_EQ(circles, 9u);
+
+  // Step lines after the last epoch line do not finish an epoch.
+  f.epochs = 3;
+  const std::string stopped = write_run(root, "stopped", f);
+  write_text(
+      stopped + "/metrics.jsonl",
+      std::string(kStepHistory) +
+          R"({"kind": "step", "epoch": 3, "step": 24, "train_loss": 0.4, "dev": {"accuracy": 0.7}})");
+  EXPECT_NE(read_run(stopped).problem.find("metrics.jsonl ends at epoch 2 of 3"),
+            std::string::npos);
+  write_text(stopped + "/metrics.jsonl", R"({"kind": 2, "epoch": 1, "step": 4, "train_loss": 1})");
+  EXPECT_NE(test::error_of([&] { read_run(stopped); }).find("metrics.jsonl line 1: kind is 2"),
+            std::string::npos);
 }
 
 TEST(ReportRead, UnfinishedRunsSayWhy) {
@@ -181,7 +316,7 @@ TEST(ReportWrite, MarkdownCsvAndZip) {
   EXPECT_NE(md.find("No submission file (no complete run of pkd, kd, ft with one): MRPC.tsv"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("](heatmap-SST-2-BERT6.svg)"), std::string::npos) << md;
+  EXPECT_NE(md.find("](heatmap-SST-2-BERT6-PKD-Skip.svg)"), std::string::npos) << md;
   const auto csv = split(read_file(root / "report/results.csv"), '\n');
   ASSERT_EQ(csv.size(), 6u);  // header, 4 runs, final newline
   EXPECT_EQ(csv[0].substr(0, 32), "run,status,problem,command,task,");
@@ -195,6 +330,91 @@ TEST(ReportWrite, MarkdownCsvAndZip) {
       zip);
   EXPECT_EQ(listing.exit_code, 0) << listing.output;
   EXPECT_EQ(listing.output, "['SST-2.tsv'] 3\n");
+}
+
+// The default sweep's runs: the teacher, then for students of 6 and 3 layers FT (distill with
+// alpha = beta = 0, and pkd finetune of the first k layers), vanilla KD, PKD-Skip and PKD-Last,
+// each at two settings. Every row of the paper's Table 1, in its order, each cell its best run.
+TEST(ReportWrite, EveryRowOfThePapersTable) {
+  TempDir root;
+  FakeRun teacher;
+  teacher.command = "finetune";
+  teacher.layers = 12;
+  teacher.eval = dev_accuracy(0.93);
+  write_run(root, "work/teacher/SST-2", teacher);
+  struct Student {
+    const char* name;
+    double alpha, beta;
+    const char* layer_map;
+    double gain;  // accuracy above the student size's base
+  };
+  const std::vector<Student> students = {{"ft-lr1", 0, 0, "skip", 0.001},
+                                         {"kd-a0.5", 0.5, 0, "skip", 0.011},
+                                         {"kd-a0.7", 0.7, 0, "skip", 0.013},
+                                         {"last-a0.5-b10", 0.5, 10, "last", 0.031},
+                                         {"last-a0.7-b100", 0.7, 100, "last", 0.034},
+                                         {"skip-a0.5-b10", 0.5, 10, "skip", 0.022},
+                                         {"skip-a0.5-b100", 0.5, 100, "skip", 0.021}};
+  for (int layers : {3, 6}) {
+    const double base = layers == 6 ? 0.8 : 0.7;
+    for (const auto& s : students) {
+      FakeRun f;
+      f.layers = layers;
+      f.alpha = s.alpha;
+      f.beta = s.beta;
+      f.layer_map = s.layer_map;
+      f.eval = dev_accuracy(base + s.gain);
+      write_run(root, cat("work/students/SST-2/bert", layers, "-", s.name), f);
+    }
+    FakeRun ft;  // the same row from pkd finetune --init-layers k, and the better of the two
+    ft.command = "finetune";
+    ft.layers = ft.init_layers = layers;
+    ft.eval = dev_accuracy(base + 0.002);
+    write_run(root, cat("work/students/SST-2/bert", layers, "-ft-finetune"), ft);
+  }
+  ReportConfig c;
+  c.runs = {root / "work"};
+  c.out = root / "report";
+  c.format = {"md", "svg"};
+  const Report r = write_report(c);
+  ASSERT_EQ(r.runs.size(), 17u);
+  const std::vector<std::string> rows = {"BERT12 (teacher)", "BERT6-FT",       "BERT6-KD",
+                                         "BERT6-PKD-Skip",   "BERT6-PKD-Last", "BERT3-FT",
+                                         "BERT3-KD",         "BERT3-PKD-Skip", "BERT3-PKD-Last"};
+  const std::vector<std::string> best = {
+      "teacher/SST-2",       "bert6-ft-finetune",    "bert6-kd-a0.7",
+      "bert6-skip-a0.5-b10", "bert6-last-a0.7-b100", "bert3-ft-finetune",
+      "bert3-kd-a0.7",       "bert3-skip-a0.5-b10",  "bert3-last-a0.7-b100"};
+  ASSERT_EQ(r.table.rows.size(), rows.size());
+  ASSERT_EQ(r.table.columns.size(), 1u);
+  const std::string md = read_file(root / "report/results.md");
+  std::size_t previous = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(r.table.rows[i].label, rows[i]);
+    const std::size_t run = r.table.best[i][0];
+    ASSERT_NE(run, kNoRun) << rows[i];
+    EXPECT_TRUE(ends_with(r.runs[run].dir, best[i])) << rows[i] << ": " << r.runs[run].dir;
+    const auto at = md.find("\n| " + rows[i] + " | ");  // the results table, in this order
+    EXPECT_NE(at, std::string::npos) << rows[i] << "\n" << md;
+    EXPECT_GT(at, previous) << rows[i];
+    previous = at;
+  }
+  EXPECT_NE(md.find("| BERT6-PKD-Last | 83.4 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| BERT3-KD | 71.3 |"), std::string::npos) << md;
+
+  // Heat maps per PKD row: Skip and Last apart, each with its size's beta = 0 runs (KD; FT at
+  // alpha = 0) as the reference column.
+  std::vector<std::string> files;
+  for (const auto& f : r.figures) files.push_back(f.file);
+  EXPECT_EQ(files, (std::vector<std::string>{"curves-SST-2.svg", "heatmap-SST-2-BERT6-PKD-Skip.svg",
+                                             "heatmap-SST-2-BERT6-PKD-Last.svg",
+                                             "heatmap-SST-2-BERT3-PKD-Skip.svg",
+                                             "heatmap-SST-2-BERT3-PKD-Last.svg"}));
+  const std::string skip6 = read_file(root / "report/heatmap-SST-2-BERT6-PKD-Skip.svg");
+  for (const char* cell : {">80.1<", ">81.1<", ">81.3<", ">82.2<", ">82.1<"})
+    EXPECT_NE(skip6.find(cell), std::string::npos) << cell;
+  for (const char* other : {">83.1<", ">83.4<", ">72.2<"})  // Last's, BERT3's
+    EXPECT_EQ(skip6.find(other), std::string::npos) << other;
 }
 
 }  // namespace

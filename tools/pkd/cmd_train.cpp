@@ -7,8 +7,8 @@
 #include "command_line.h"
 #include "commands.h"
 #include "core/error.h"
-#include "mpi/comm.h"
 #include "distill/distill.h"
+#include "mpi/comm.h"
 #include "train/finetune.h"
 #include "train/preemption.h"
 
@@ -98,9 +98,10 @@ int run_finetune_command(const std::vector<std::string>& args) {
       "--output-dir DIR\n\n"
       "Fine-tunes BertForSequenceClassification on token shards, data-parallel over the ranks of\n"
       "the job (gradients summed with NCCL on GPUs, Gloo or MPI). After each epoch the dev split\n"
-      "is evaluated with the official metric; the best epoch is exported to DIR/model\n"
-      "(HuggingFace format), its metrics to DIR/eval_results.json, every epoch to\n"
-      "DIR/metrics.jsonl; checkpoints go to DIR/checkpoints (--resume continues). Exit status 75:\n"
+      "is evaluated with the official metric (and every --eval-every steps); the best evaluation\n"
+      "is exported to DIR/model (HuggingFace format), its metrics to DIR/eval_results.json,\n"
+      "every evaluation to DIR/metrics.jsonl; checkpoints go to DIR/checkpoints (--resume\n"
+      "continues; `pkd eval --model DIR/checkpoints/step-N` scores one). Exit status 75:\n"
       "preempted, checkpoint saved.\n",
       train::run_finetune);
 }
@@ -111,9 +112,10 @@ int run_distill_command(const std::vector<std::string>& args) {
       "Usage: pkd distill --teacher MODEL_DIR --features FEATURE_SPLIT_DIR --train SPLIT_DIR\n"
       "                   [--dev SPLIT_DIR] --output-dir DIR [--student-layers K] [--alpha A]\n"
       "                   [--beta B] [--temperature T] [--layer-map skip|last|2,4,...]\n"
-      "                   [--online-teacher]\n\n"
-      "Patient Knowledge Distillation: trains a K-layer student (initialised from the teacher's\n"
-      "embeddings and first K layers) with L = (1-alpha) CE + alpha KD(T) + beta PT, reading the\n"
+      "                   [--student-init PRETRAINED_DIR|teacher|random] [--online-teacher]\n\n"
+      "Patient Knowledge Distillation: trains a K-layer student (initialised from the embeddings\n"
+      "and first K layers of --student-init: a pretrained BERT, as the paper does, or the\n"
+      "teacher) with L = (1-alpha) CE + alpha KD(T) + beta PT, reading the\n"
       "teacher's cached logits and [CLS] vectors (pkd cache-teacher) instead of running it.\n"
       "alpha = beta = 0 is plain fine-tuning, beta = 0 vanilla KD. Outputs as pkd finetune.\n",
       distill::run_distill);

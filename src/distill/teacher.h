@@ -1,0 +1,35 @@
+#pragma once
+// The teacher of a distillation run, resolved once: its depth, width and outputs (from the
+// cached features' manifest, or from its config.json when it runs online or there are no
+// features), the teacher layers the patient loss reads, and — online — the model itself.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/stream.h"
+#include "distill/distill_config.h"
+#include "model/bert.h"
+
+namespace pkd::distill {
+
+struct Teacher {
+  bool used = false;                 // alpha > 0 or beta > 0: the loss needs a teacher
+  bool online = false;               // run every step (online_teacher) instead of read
+  std::int64_t depth = 0;            // transformer layers
+  std::int64_t hidden = 0;           // hidden size
+  std::int64_t outputs = 0;          // logits per example
+  std::vector<std::int64_t> layers;  // teacher layer per student layer 1..k-1 (PT; may be empty)
+  data::FeatureRequest features;     // what training batches carry (dir "" = none)
+  std::optional<model::BertConfig> config;  // config.json, read once when distill.teacher is set
+};
+
+// Checks the teacher against the task (outputs), the features against the token split and the
+// teacher (fingerprint), and the layer map against both depths. Errors say what to change.
+Teacher resolve_teacher(const DistillConfig& config, const data::SplitIndex& train);
+
+// The online teacher: loaded, in eval mode, without gradients, on `device`.
+model::BertForSequenceClassification load_online_teacher(const DistillConfig& config,
+                                                         torch::Device device);
+
+}  // namespace pkd::distill
