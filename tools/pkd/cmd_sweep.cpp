@@ -25,8 +25,9 @@ namespace fs = std::filesystem;
 const char* kUsage =
     "Usage: pkd sweep --config SWEEP.toml [--set sweep.key=value ...] [--dry-run]\n\n"
     "Submits a GLUE pipeline to Slurm: for every task of sweep.tasks, tokenize -> fine-tune the\n"
-    "teacher -> cache its features -> an array of distillation runs over sweep.grid (and the\n"
-    "fine-tuned student baselines of sweep.baseline), then one report of all runs; each job\n"
+    "teacher -> cache its features -> an array of distillation runs (PKD over sweep.grid,\n"
+    "vanilla KD over sweep.kd, the fine-tuned students of sweep.baseline, each crossed with\n"
+    "sweep.common, e.g. 6- and 3-layer students), then one report of all runs; each job\n"
     "starts after its inputs succeeded (afterok), and a failed job cancels its dependents. Every\n"
     "run's configuration is checked first. --dry-run prints the sbatch commands and the grid and\n"
     "submits nothing. The [sweep] keys: docs/cluster.md; the paper's grid:\n"
