@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "core/fs.h"
 #include "core/strings.h"
@@ -50,6 +51,54 @@ TEST(Finetune, FromScratchTeacherLearnsSst2) {
   EXPECT_DOUBLE_EQ(
       nlohmann::json::parse(read_file(dir / "eval.json")).at("dev").at("accuracy").get<double>(),
       accuracy);
+}
+
+// eval_every: a dev evaluation every N steps besides the epoch ends, each a "step" line of
+// metrics.jsonl and a candidate for the exported model; the seed's constant schedule with an
+// absolute warmup holds the peak rate after the warmup steps.
+TEST(Finetune, EvalEveryAndConstantSchedule) {
+  TempDir dir;
+  std::string train = read_file(source_dir() + "/data/glue/SST-2/train.tsv");
+  std::size_t cut = 0;
+  for (int lines = 0; lines < 241; ++lines) cut = train.find('\n', cut) + 1;  // 240 rows
+  write_text(dir / "data/train.tsv", train.substr(0, cut));
+  std::string dev = read_file(source_dir() + "/data/glue/SST-2/dev.tsv");
+  cut = 0;
+  for (int lines = 0; lines < 101; ++lines) cut = dev.find('\n', cut) + 1;
+  write_text(dir / "data/dev.tsv", dev.substr(0, cut));
+  ASSERT_EQ(run_pkd("tokenize --task SST-2 --data-dir " + (dir / "data") + " --vocab " +
+                    source_dir() + "/data/vocab/vocab.txt --out " + (dir / "tokens"))
+                .exit_code,
+            0);
+  const std::string base = "finetune --init random --train " + (dir / "tokens/train") +
+                           " --hidden-size 32 --intermediate-size 64 --batch-size 20 --epochs 2"
+                           " --learning-rate 1e-3 --intra-op-threads 1 --log-level warn";
+  auto r = run_pkd(base + " --eval-every 4 --output-dir " + (dir / "no-dev"));
+  EXPECT_EQ(r.exit_code, 2);  // nothing to evaluate
+  EXPECT_NE(r.output.find("needs a dev split"), std::string::npos) << r.output;
+  r = run_pkd(base + " --dev " + (dir / "tokens/dev") +
+              " --eval-every 4 --schedule constant --warmup-steps 3 --output-dir " + (dir / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // 12 steps per epoch, 24 in all: step lines at 4, 8, 16, 20; epoch lines at 12 and 24.
+  std::vector<std::pair<std::string, std::int64_t>> seen;
+  double best = -1;
+  for (const auto& line : split(read_file(dir / "out/metrics.jsonl"), '\n')) {
+    if (line.empty()) continue;
+    auto j = nlohmann::json::parse(line);
+    seen.emplace_back(j.at("kind").get<std::string>(), j.at("step").get<std::int64_t>());
+    best = std::max(best, j.at("dev").at("accuracy").get<double>());
+    EXPECT_DOUBLE_EQ(j.at("learning_rate").get<double>(), 1e-3) << line;  // constant after 3
+    EXPECT_TRUE(j.contains("train_loss")) << line;
+  }
+  const std::vector<std::pair<std::string, std::int64_t>> expected = {
+      {"step", 4}, {"step", 8}, {"epoch", 12}, {"step", 16}, {"step", 20}, {"epoch", 24}};
+  EXPECT_EQ(seen, expected);
+  // The exported model is the best of all six evaluations.
+  const double exported = nlohmann::json::parse(read_file(dir / "out/eval_results.json"))
+                              .at("dev")
+                              .at("accuracy")
+                              .get<double>();
+  EXPECT_DOUBLE_EQ(exported, best);
 }
 
 // runtime.precision applies to the training forward (it used to reach only the dev pass): a
