@@ -17,7 +17,6 @@
 // preemption with every rank agreeing.
 #include <cmath>
 #include <cstdint>
-#include <set>
 #include <string>
 
 #include "data/stream.h"
@@ -37,14 +36,6 @@ struct RunTable {
   std::string table_toml;    // the command's table as run (config::to_toml)
   std::string default_toml;  // the same table with every default: keys a checkpoint lacks
   std::string model_name;    // where the model came from, for messages
-};
-
-// What the trainer saves beside its outputs and checkpoints.
-struct TrainerSetup {
-  std::string command;
-  std::string effective_config;  // TOML: the command's table, [optimizer], [runtime], [parallel]
-  std::string default_config;    // the same tables at their defaults
-  std::string vocab_path;        // copied into the exported model ("" = none)
 };
 
 struct TrainResult {
@@ -79,22 +70,5 @@ class TrainingSession {
   model::Runtime runtime_;
   data::SplitIndex index_;
 };
-
-// The trainer loop itself, for a model already on the runtime's device (TrainingSession::train).
-TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& optimizer,
-                         const model::Runtime& runtime, parallel::GradientReducer& reducer,
-                         mpi::Comm& comm, model::BertForSequenceClassification& model,
-                         const data::SplitIndex& train_index, Objective& objective,
-                         const TrainerSetup& setup);
-
-// Checks before any work that the dev, test and extra splits match the training split (task,
-// labels, vocabulary) and fit the model.
-void check_eval_splits(const LoopConfig& loop, const data::SplitIndex& train,
-                       const model::BertConfig& model, const std::string& model_name);
-
-// The keys of a command's table that control a run but not its results (resume,
-// stop_after_steps, log_every, checkpoint_every, keep_checkpoints): a checkpoint written with
-// other values of these is resumed.
-std::set<std::string> run_control_keys(const std::string& command);
 
 }  // namespace pkd::train

@@ -3,7 +3,6 @@
 // splits against the training split.
 #include <algorithm>
 #include <filesystem>
-#include <sstream>
 
 #include "config/document.h"
 #include "config/keys.h"
@@ -13,7 +12,7 @@
 #include "inference/predict.h"
 #include "shards/manifest.h"
 #include "shards/token_shard.h"
-#include "train/trainer.h"
+#include "train/training_run.h"
 
 namespace pkd::train {
 
@@ -61,6 +60,12 @@ const model::RuntimeConfig& validated(const OptimizerConfig& optimizer,
   return runtime;
 }
 
+// [optimizer], [runtime] and [parallel] as TOML (to_toml visits mutable copies).
+std::string shared_tables(OptimizerConfig o, model::RuntimeConfig r, parallel::ReduceConfig p) {
+  return config::to_toml("optimizer", o) + "\n" + config::to_toml("runtime", r) + "\n" +
+         config::to_toml("parallel", p);
+}
+
 // Seeds LibTorch's generator first: every rank then draws the same initial model.
 data::SplitIndex seeded_index(const LoopConfig& loop) {
   torch::manual_seed(static_cast<std::uint64_t>(loop.seed));
@@ -90,19 +95,13 @@ TrainResult TrainingSession::train(model::BertForSequenceClassification& model,
   check_eval_splits(loop_, index_, model->config(), run.model_name);
   model->to(runtime_.device());
   auto reducer = parallel::GradientReducer::create(reduce_, comm_, runtime_.device());
-  // The effective config: the command's table, then the shared ones.
-  OptimizerConfig o = optimizer_, default_o;
-  model::RuntimeConfig r = runtime_config_, default_r;
-  parallel::ReduceConfig p = reduce_, default_p;
+  // The effective config: the command's table, then the shared ones; and the same at defaults.
   TrainerSetup setup;
   setup.command = run.command;
   setup.effective_config = "# Effective configuration of the `pkd " + run.command +
                            "` run that wrote this directory.\n" + run.table_toml + "\n" +
-                           config::to_toml("optimizer", o) + "\n" + config::to_toml("runtime", r) +
-                           "\n" + config::to_toml("parallel", p);
-  setup.default_config = run.default_toml + "\n" + config::to_toml("optimizer", default_o) + "\n" +
-                         config::to_toml("runtime", default_r) + "\n" +
-                         config::to_toml("parallel", default_p);
+                           shared_tables(optimizer_, runtime_config_, reduce_);
+  setup.default_config = run.default_toml + "\n" + shared_tables({}, {}, {});
   setup.vocab_path = (std::filesystem::path(loop_.train).parent_path() / "vocab.txt").string();
   if (!file_exists(setup.vocab_path)) setup.vocab_path.clear();
   return run_training(loop_, optimizer_, runtime_, *reducer, comm_, model, index_, objective,

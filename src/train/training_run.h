@@ -1,13 +1,14 @@
 #pragma once
-// Private to the trainer core (trainer.cpp, trainer_epoch.cpp): the state of one run_training call
-// and its phases. trainer.cpp: resume and the epoch loop (each optimizer step is StepRunner's,
-// step.h); trainer_epoch.cpp: evaluations (every eval_every steps and at epoch ends: the history
-// line, the dev metric, the best export) and, after the last epoch, the test and extra splits
-// with the best weights.
+// Private to the trainer core (trainer.cpp, trainer_epoch.cpp, trainer_setup.cpp): the state of one
+// run_training call and its phases. trainer.cpp: resume and the epoch loop (each optimizer step is
+// StepRunner's, step.h); trainer_epoch.cpp: evaluations (every eval_every steps and at epoch ends:
+// the history line, the dev metric, the best export) and, after the last epoch, the test and extra
+// splits with the best weights.
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,31 @@
 #include "train/trainer.h"
 
 namespace pkd::train {
+
+// What the trainer saves beside its outputs and checkpoints.
+struct TrainerSetup {
+  std::string command;
+  std::string effective_config;  // TOML: the command's table, [optimizer], [runtime], [parallel]
+  std::string default_config;    // the same tables at their defaults
+  std::string vocab_path;        // copied into the exported model ("" = none)
+};
+
+// The trainer loop itself, for a model already on the runtime's device (TrainingSession::train).
+TrainResult run_training(const LoopConfig& loop, const OptimizerConfig& optimizer,
+                         const model::Runtime& runtime, parallel::GradientReducer& reducer,
+                         mpi::Comm& comm, model::BertForSequenceClassification& model,
+                         const data::SplitIndex& train_index, Objective& objective,
+                         const TrainerSetup& setup);
+
+// Checks before any work that the dev, test and extra splits match the training split (task,
+// labels, vocabulary) and fit the model.
+void check_eval_splits(const LoopConfig& loop, const data::SplitIndex& train,
+                       const model::BertConfig& model, const std::string& model_name);
+
+// The keys of a command's table that control a run but not its results (resume,
+// stop_after_steps, log_every, checkpoint_every, keep_checkpoints): a checkpoint written with
+// other values of these is resumed.
+std::set<std::string> run_control_keys(const std::string& command);
 
 // Loss sums (total, then the parts) and examples, accumulated over steps. The sums stay on the
 // training device, in float64, so that a GPU step needs no host synchronisation: they are read
