@@ -9,8 +9,10 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/log.h"
 #include "shards/manifest.h"
 #include "shards/token_shard.h"
+#include "shards/verify.h"
 #include "text/vocab.h"
 
 namespace pkd::preprocess {
@@ -100,6 +102,15 @@ std::string decode_example(const shards::TokenShard& s, std::size_t k,
   return out.str();
 }
 
+// inspect.example must index one of `count` examples (-1, the default, means a summary and never
+// gets here).
+void check_example(std::int64_t example, std::int64_t count, const std::string& what) {
+  if (count == 0) usage_fail("inspect.example (--example) = ", example, ": ", what, " is empty");
+  if (example < 0 || example >= count)
+    usage_fail("inspect.example (--example) must be in 0..", count - 1, ": ", what, " has ", count,
+               " examples; got ", example);
+}
+
 std::string header_text(const shards::TokenShardHeader& h) {
   std::ostringstream out;
   out << "  task " << h.task << ", split " << h.split << ", labels ["
@@ -112,13 +123,30 @@ std::string header_text(const shards::TokenShardHeader& h) {
   return out.str();
 }
 
+// One shard file: verified through its split's manifest when one lists it (the normal case),
+// else read as it is, with a warning that nothing vouches for it.
+shards::TokenShard read_shard_file(const std::string& path) {
+  const stdfs::path file(path);
+  const std::string dir = file.parent_path().string();
+  if (file_exists(shards::manifest_path(dir))) {
+    const shards::TokenManifest m = shards::read_manifest(dir);
+    for (std::size_t i = 0; i < m.shards.size(); ++i)
+      if (m.shards[i].file == file.filename().string())
+        return shards::read_token_shard(dir, m, i, shards::Verification::kFull);
+  }
+  log_warn("'", path, "' is not listed by a manifest beside it: read without verification");
+  return shards::read_token_shard(path);
+}
+
 std::string inspect_split(const std::string& dir, const InspectOptions& o) {
   shards::TokenManifest m = shards::read_manifest(dir);
   std::vector<shards::TokenShard> all;
-  for (const auto& s : m.shards) all.push_back(shards::read_token_shard(dir + "/" + s.file));
+  for (std::size_t i = 0; i < m.shards.size(); ++i)
+    all.push_back(shards::read_token_shard(dir, m, i, shards::Verification::kFull));
   std::string vocab =
       o.vocab.empty() ? (stdfs::path(dir).parent_path() / "vocab.txt").string() : o.vocab;
   if (o.example) {
+    check_example(*o.example, m.num_examples, cat("split '", m.split, "'"));
     for (const auto& s : all)
       if (*o.example >= s.header.first_example && *o.example < s.header.first_example + s.size())
         return decode_example(s, static_cast<std::size_t>(*o.example - s.header.first_example),
@@ -142,13 +170,12 @@ std::string inspect_split(const std::string& dir, const InspectOptions& o) {
 std::string inspect(const InspectOptions& o) {
   if (!file_exists(o.path)) fail("'", o.path, "' does not exist");
   if (!is_directory(o.path)) {
-    shards::TokenShard s = shards::read_token_shard(o.path);
+    shards::TokenShard s = read_shard_file(o.path);
     std::string vocab =
         o.vocab.empty() ? (stdfs::path(o.path).parent_path().parent_path() / "vocab.txt").string()
                         : o.vocab;
     if (o.example) {
-      if (*o.example < 0 || *o.example >= s.size())
-        fail("example ", *o.example, " is out of range: the shard has ", s.size(), " examples");
+      check_example(*o.example, s.size(), "the shard");
       return decode_example(s, static_cast<std::size_t>(*o.example), vocab);
     }
     std::ostringstream out;

@@ -18,14 +18,17 @@ void TokenizeConfig::validate() const {
     usage_fail("unknown task '", task, "'", did_you_mean(task, names), ": expected one of ",
                join(names, ", "), " or custom");
   }
-  if (max_seq_length < 3)
-    usage_fail("tokenize.max_seq_length must be at least 3 ([CLS] A [SEP] B [SEP]), got ",
-               max_seq_length);
+  // Upper bounds: these keys size buffers (a length histogram of max_seq_length + 1 entries,
+  // padded batches later), so 2^32 is a message here rather than std::bad_alloc there.
+  if (max_seq_length < 3 || max_seq_length > kMaxSeqLength)
+    usage_fail("tokenize.max_seq_length must be in 3..", kMaxSeqLength,
+               " tokens (at least [CLS] A [SEP]; BERT has 512 positions), got ", max_seq_length);
   if (max_seq_length > 512)
     log_warn("tokenize.max_seq_length = ", max_seq_length, " exceeds BERT's 512 positions");
-  if (shard_size < 1)
-    usage_fail("tokenize.shard_size must be at least 1 example, got ", shard_size);
+  if (shard_size < 1 || shard_size > kMaxShardSize)
+    usage_fail("tokenize.shard_size must be in 1..", kMaxShardSize, " examples, got ", shard_size);
   if (!on_bad_row.empty()) glue::parse_bad_row_policy(on_bad_row);
+  for (const auto& s : splits) glue::check_split_name(s, "tokenize.splits");
 }
 
 glue::TaskSpec TokenizeConfig::resolve_task(const std::vector<std::string>& split_names) const {

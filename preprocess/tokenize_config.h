@@ -9,6 +9,11 @@
 
 namespace pkd::preprocess {
 
+// Hard upper bounds of [tokenize] (tokenize_config.cpp says why): 16x BERT's 512 positions, and
+// 2^24 examples per shard (GLUE's largest split, MNLI train, has 393k).
+constexpr std::int64_t kMaxSeqLength = 8192;
+constexpr std::int64_t kMaxShardSize = std::int64_t{1} << 24;
+
 struct TokenizeConfig {
   std::string task;  // GLUE task (CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI) or custom
   std::string data_dir;               // directory holding the task's TSV files
@@ -30,8 +35,8 @@ struct TokenizeConfig {
     v.field("vocab", vocab, "WordPiece vocab.txt of the model");
     v.field("out", out, "output directory; shards go to OUT/<split>/");
     v.field("max_seq_length", max_seq_length,
-            "tokens per example incl. [CLS]/[SEP]; longer pairs are truncated");
-    v.field("shard_size", shard_size, "examples per HDF5 shard");
+            "tokens per example incl. [CLS]/[SEP] (3..8192); longer pairs are truncated");
+    v.field("shard_size", shard_size, "examples per HDF5 shard (1..2^24)");
     v.field("lowercase", lowercase, "lower-case and strip accents (uncased models)");
     v.field("splits", splits, "splits to tokenize (file stems); empty = all found");
     v.field("on_bad_row", on_bad_row,

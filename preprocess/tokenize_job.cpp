@@ -46,6 +46,12 @@ std::vector<std::string> discover_splits(const TokenizeConfig& c) {
   }
   if (!glue_task) {
     if (found.empty()) fail("no .tsv files in '", c.data_dir, "'");
+    // Custom data: every file stem is a split and an output directory (OUT/<stem>/); a file
+    // named "...tsv" (stem "..") would write into OUT's parent.
+    for (const auto& s : found)
+      glue::check_split_name(s, cat("'", c.data_dir, "/", s, ".tsv'"),
+                             " (rename the file, or name the splits to tokenize in "
+                             "tokenize.splits)");
     return found;
   }
   std::vector<std::string> splits;

@@ -15,6 +15,8 @@ packages=(
   libicu-dev libssl-dev zlib1g-dev
   # tests
   libgtest-dev
+  # libFuzzer targets (fuzz/, docs/fuzzing.md): clang++ and its runtime (libFuzzer, ASan, UBSan)
+  clang libclang-rt-14-dev
   # single-node Slurm for the job-script tests (tests/slurm/): controller, node daemon, clients
   # (sbatch, srun, squeue...), munge authentication. The mpi/pmix plugin (slurm-wlm-basic-plugins)
   # dlopens pmix2/lib/libpmix.so, the unversioned link shipped by libpmix-dev (not libpmix2):

@@ -65,7 +65,10 @@ toml::value convert_raw(const std::string& key, const std::string& raw, const st
 
 std::string located(const std::string& message, const toml::value& v, const std::string& comment) {
   const auto loc = v.location();
-  if (loc.line() == 0) return message;  // from --set: no file position
+  // No file position for values that came from the command line: flags are values built in code
+  // (toml11 locates them in "unknown file"), --set values are parsed from a pseudo-file "--set".
+  if (loc.line() == 0 || loc.file_name() == "unknown file" || loc.file_name() == "--set")
+    return message;
   return cat(loc.file_name(), ":", loc.line(), ": ", message, "\n  ", loc.line_str(), "\n  ",
              std::string(loc.column() > 0 ? loc.column() - 1 : 0, ' '), "^ ", comment);
 }
@@ -107,6 +110,11 @@ void Document::set_raw(const std::string& dotted_key, const std::string& raw,
     node = &it->second;
   }
   if (parts.back().empty()) usage_fail("--set: empty key in '", dotted_key, "'");
+  // TOML is UTF-8: a value that is not could not be written back into the effective config.
+  if (find_invalid_utf8(dotted_key) != std::string_view::npos)
+    usage_fail("--set: the key ", quoted(dotted_key), " is not valid UTF-8");
+  if (const auto bad = find_invalid_utf8(raw); bad != std::string_view::npos)
+    usage_fail("'", dotted_key, "': the value is not valid UTF-8 (byte ", bad + 1, ")");
   node->as_table()[parts.back()] =
       kind == "auto" ? parse_cli_value(raw) : convert_raw(dotted_key, raw, kind);
 }

@@ -1,4 +1,8 @@
-// Reads TOML tables into config structs (Document::read).
+// Reads TOML tables into config structs (Document::read). Every value is checked here, once, for
+// its type: an integer key takes only a TOML integer (never 2.5 or true), a number key only a
+// finite number (nan and inf are refused: they would train a NaN model or plan a NaN sweep).
+// Ranges are each component's validate().
+#include <cmath>
 #include <limits>
 
 #include "config/document.h"
@@ -7,6 +11,8 @@
 
 namespace pkd::config {
 namespace {
+
+constexpr std::int64_t kMaxColumn = std::int64_t{1} << 20;
 
 class Reader : public Visitor {
  public:
@@ -38,6 +44,7 @@ class Reader : public Visitor {
         value = v->as_floating();
       else
         type_error(key, *v, "a number");
+      if (!std::isfinite(value)) type_error(key, *v, "a finite number");
     }
   }
   void field(const char* key, std::vector<std::string>& value, const char* doc) override {
@@ -53,10 +60,13 @@ class Reader : public Visitor {
   void field(const char* key, ColumnRef& value, const char* doc) override {
     if (const toml::value* v = lookup(key)) {
       value = ColumnRef{};
-      if (v->is_integer() && v->as_integer() >= 0)
+      // At most 2^20 columns: the TSV reader counts columns in an int.
+      if (v->is_integer() && v->as_integer() >= 0 && v->as_integer() <= kMaxColumn)
         value.index = v->as_integer();
       else if (v->is_string())
         value.name = v->as_string().str;
+      else if (v->is_integer())
+        type_error(key, *v, "a 0-based column index (0..1048576) or a header name");
       else
         type_error(key, *v, "a 0-based column index or a header name");
     }
@@ -91,11 +101,14 @@ class Reader : public Visitor {
     return it == t.end() ? nullptr : &it->second;
   }
 
+  // "config key 'T.key' must be EXPECTED, found TYPE VALUE" (the value when it is a scalar: an
+  // array or table may be long), with the file, line and a caret when it came from a file.
   [[noreturn]] void type_error(const char* key, const toml::value& v, const char* expected) {
-    usage_fail(located(cat("[error] config key '", frames_.back().path, ".", key, "' must be ",
-                           expected, ", found ", toml::stringize(v.type()),
-                           v.location().line() == 0 ? cat(" ", toml::format(v)) : ""),
-                       v, cat("expected ", expected)));
+    const bool scalar = !v.is_array() && !v.is_table();
+    usage_fail(
+        located(cat("[error] config key '", frames_.back().path, ".", key, "' must be ", expected,
+                    ", found ", toml::stringize(v.type()), scalar ? cat(" ", toml::format(v)) : ""),
+                v, cat("expected ", expected)));
   }
 
   void check_unknown(const Frame& f) {

@@ -1,6 +1,7 @@
 #include "core/fs.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,12 +18,41 @@ namespace stdfs = std::filesystem;
 
 std::string read_file(const std::string& path) {
   if (is_directory(path)) fail("'", path, "' is a directory, expected a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read '", path, "': ", std::strerror(errno));
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) fail("read error in '", path, "'");
-  return out.str();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("cannot read '", path, "': ", std::strerror(errno));
+  // One buffer sized by the file (shards are read whole to be hashed: no stream copies), grown
+  // if the file is longer than fstat said (a pipe, or a file still being written).
+  struct stat st {};
+  std::string out;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+    out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t used = 0;
+  auto read_some = [&](char* to, std::size_t n) -> std::size_t {
+    for (;;) {
+      const ssize_t got = ::read(fd, to, n);
+      if (got >= 0) return static_cast<std::size_t>(got);
+      if (errno == EINTR) continue;
+      const int e = errno;
+      ::close(fd);
+      fail("read error in '", path, "': ", std::strerror(e));
+    }
+  };
+  for (;;) {
+    if (used < out.size()) {
+      const std::size_t n = read_some(out.data() + used, out.size() - used);
+      if (n == 0) break;
+      used += n;
+      continue;
+    }
+    char probe[1 << 16];  // the end, without doubling a buffer that is exactly full
+    const std::size_t n = read_some(probe, sizeof probe);
+    if (n == 0) break;
+    out.append(probe, n);
+    used += n;
+  }
+  ::close(fd);
+  out.resize(used);
+  return out;
 }
 
 std::string temp_path_for(const std::string& final_path) {
@@ -31,11 +61,16 @@ std::string temp_path_for(const std::string& final_path) {
 }
 
 void commit_file(const std::string& from, const std::string& to) {
-  int fd = ::open(from.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
+  // A file system may report a full disk only when the data is flushed: fsync's error is the
+  // write's error, and nothing is renamed into place after it.
+  const int fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("cannot open '", from, "' to flush it: ", std::strerror(errno));
+  if (::fsync(fd) != 0) {
+    const int e = errno;
     ::close(fd);
+    fail("cannot write '", to, "': flushing '", from, "' failed: ", std::strerror(e));
   }
+  ::close(fd);
   if (std::rename(from.c_str(), to.c_str()) != 0)
     fail("cannot rename '", from, "' to '", to, "': ", std::strerror(errno));
 }
@@ -45,11 +80,11 @@ void write_via_temp(const std::string& path,
   std::string tmp = temp_path_for(path);
   try {
     write(tmp);
+    commit_file(tmp, path);
   } catch (...) {
-    std::remove(tmp.c_str());
+    std::remove(tmp.c_str());  // nothing half-written is left, under any name
     throw;
   }
-  commit_file(tmp, path);
 }
 
 void write_file_atomic(const std::string& path, const std::string& content) {
@@ -57,8 +92,8 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) fail("cannot create '", tmp, "': ", std::strerror(errno));
     out << content;
-    out.flush();
-    if (!out) fail("write error in '", tmp, "' (disk full?)");
+    out.close();  // close() flushes: its failure (a full disk) is the write's
+    if (!out) fail("cannot write '", path, "' (disk full?): ", std::strerror(errno));
   });
 }
 

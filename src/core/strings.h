@@ -33,6 +33,10 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
 std::string quoted(std::string_view text, std::size_t max_chars = 80);
 
 // Strict integer and float parsing of a whole string; false when it is not one.
+// Byte offset of the first invalid UTF-8 sequence in `text` (RFC 3629: no overlongs, no
+// surrogates, <= U+10FFFF), or std::string_view::npos.
+std::size_t find_invalid_utf8(std::string_view text);
+
 bool parse_int64(std::string_view text, std::int64_t& value);
 bool parse_double(std::string_view text, double& value);
 

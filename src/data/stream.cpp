@@ -6,26 +6,38 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/sha256.h"
 
 namespace pkd::data {
 
-SplitIndex index_split(const std::string& dir) {
+SplitIndex index_split(const std::string& dir, shards::Verification verification) {
   SplitIndex index;
   index.dir = dir;
+  index.verification = verification;
   index.manifest = shards::read_manifest(dir);
   if (index.manifest.shards.empty())
     fail("'", dir, "' has no token shards (its manifest is empty)");
+  std::int64_t next_id = 0;  // example ids increase across shards too
+  Sha256 content;
+  content.update(index.manifest.settings_json);
+  auto hash = [&](const auto& v) { content.update(v.data(), v.size() * sizeof(v[0])); };
   for (std::size_t i = 0; i < index.manifest.shards.size(); ++i) {
-    const auto& entry = index.manifest.shards[i];
-    const std::string path = dir + "/" + entry.file;
-    if (i == 0) index.header = shards::read_token_shard_header(path);
-    auto lengths = shards::read_token_shard_lengths(path);
-    if (static_cast<std::int64_t>(lengths.size()) != entry.num_examples)
-      fail("'", path, "' holds ", lengths.size(), " examples; its manifest says ",
-           entry.num_examples, ": the split was modified after `pkd tokenize`");
-    index.shard_sizes.push_back(entry.num_examples);
-    index.lengths.insert(index.lengths.end(), lengths.begin(), lengths.end());
+    const shards::TokenShard s = shards::read_token_shard(dir, index.manifest, i, verification);
+    if (i == 0) index.header = s.header;
+    if (s.size() > 0 && s.example_ids.front() < next_id)
+      fail("'", dir, "/", index.manifest.shards[i].file, "' starts at example id ",
+           s.example_ids.front(), ", but the previous shard ends at ", next_id - 1,
+           ": shards of this split overlap or are out of order");
+    if (s.size() > 0) next_id = s.example_ids.back() + 1;
+    index.shard_sizes.push_back(s.size());
+    for (const auto* v : {&s.offsets, &s.example_ids, &s.labels}) hash(*v);
+    hash(s.input_ids);
+    hash(s.token_type_ids);
+    hash(s.scores);
+    for (std::size_t k = 0; k + 1 < s.offsets.size(); ++k)
+      index.lengths.push_back(s.offsets[k + 1] - s.offsets[k]);
   }
+  index.content_sha256 = content.hex_digest();
   return index;
 }
 
@@ -40,6 +52,8 @@ shards::FeatureManifest check_features_match(const SplitIndex& tokens, const Fea
     mismatch("they were computed from tokens made with other settings");
   if (m.shards.size() != tokens.manifest.shards.size())
     mismatch("they have ", m.shards.size(), " shards, the tokens ", tokens.manifest.shards.size());
+  if (m.num_examples != tokens.manifest.num_examples)
+    mismatch("they hold ", m.num_examples, " examples, the tokens ", tokens.manifest.num_examples);
   for (std::size_t i = 0; i < m.shards.size(); ++i) {
     const auto& fs = m.shards[i];
     const auto& ts = tokens.manifest.shards[i];
@@ -60,6 +74,7 @@ shards::FeatureManifest check_features_match(const SplitIndex& tokens, const Fea
 
 WindowLoader::WindowLoader(const SplitIndex& index, FeatureRequest features, bool require_labels)
     : index_(index), features_(std::move(features)), require_labels_(require_labels) {
+  if (!features_.dir.empty()) feature_manifest_ = check_features_match(index_, features_);
   shard_begin_ = {0};
   for (auto n : index_.shard_sizes) shard_begin_.push_back(shard_begin_.back() + n);
 }
@@ -69,9 +84,9 @@ void WindowLoader::load(const std::vector<std::int64_t>& shard_ids) {
   loaded_.clear();  // free the previous window before reading the next
   loaded_ids_.clear();
   for (auto id : shard_ids) {
-    const auto& entry = index_.manifest.shards[static_cast<std::size_t>(id)];
-    const std::string path = index_.dir + "/" + entry.file;
-    Loaded l{id, shards::read_token_shard(path), {}};
+    const auto i = static_cast<std::size_t>(id);
+    const std::string path = index_.dir + "/" + index_.manifest.shards[i].file;
+    Loaded l{id, shards::read_token_shard(index_.dir, index_.manifest, i, index_.verification), {}};
     if (require_labels_)
       for (std::int64_t k = 0; k < l.tokens.size(); ++k) {
         const auto row = static_cast<std::size_t>(k);
@@ -81,8 +96,9 @@ void WindowLoader::load(const std::vector<std::int64_t>& shard_ids) {
                      " is unlabeled (a test split?): train on a labeled split");
       }
     if (!features_.dir.empty()) {
-      const std::string fpath = features_.dir + "/" + entry.file;
-      l.features = shards::read_feature_shard(fpath, features_.layers);
+      const std::string fpath = features_.dir + "/" + feature_manifest_.shards[i].file;
+      l.features = shards::read_feature_shard(features_.dir, feature_manifest_, index_.manifest, i,
+                                              features_.layers, index_.verification);
       if (l.features.example_ids != l.tokens.example_ids)
         fail("'", fpath, "' lists other examples (or another order) than '", path,
              "': re-run `pkd cache-teacher`");

@@ -10,19 +10,25 @@
 #include "data/batching.h"
 #include "shards/feature_shard.h"
 #include "shards/manifest.h"
+#include "shards/verify.h"
 
 namespace pkd::data {
 
-// The cheap index of a token split: its manifest, first shard header and every example's
-// length, read from the shards' offsets only.
+// The index of a token split: its manifest, first shard header and every example's length.
+// Indexing reads (and, kFull, verifies) every shard against the manifest once, before any work:
+// a damaged split fails the job at its start, not in its third epoch.
 struct SplitIndex {
   std::string dir;
   shards::TokenManifest manifest;
   shards::TokenShardHeader header;  // the first shard's
   std::vector<std::int64_t> lengths;
   std::vector<std::int64_t> shard_sizes;
+  shards::Verification verification = shards::Verification::kFull;
+  // sha256 of what training sees: the settings and every shard's examples (ids, tokens, segments,
+  // labels), not file bytes, so re-tokenizing the same data with the same settings keeps it.
+  std::string content_sha256;
 };
-SplitIndex index_split(const std::string& dir);
+SplitIndex index_split(const std::string& dir, shards::Verification verification);
 
 // Teacher features to attach to the batches: FEATURES/<split> and which rows of cls_hidden
 // (0 = embeddings output, l = layer l) the loss needs.
@@ -33,7 +39,8 @@ struct FeatureRequest {
 
 // Checks that the feature split was computed from exactly these token shards (same files,
 // sha256, tokenization settings and counts) and holds the requested layers; returns its
-// manifest. Errors name both directories and the first difference.
+// manifest. Errors name both directories and the first difference. Each feature shard's own
+// digest and fingerprint are checked when it is read (shards/verify.h).
 shards::FeatureManifest check_features_match(const SplitIndex& tokens, const FeatureRequest& f);
 
 // One window of shards in memory: tokens and, when requested, teacher features.
@@ -56,6 +63,7 @@ class WindowLoader {
   };
   const SplitIndex& index_;
   FeatureRequest features_;
+  shards::FeatureManifest feature_manifest_;  // when features_.dir is set
   bool require_labels_;
   std::vector<std::int64_t> shard_begin_;
   std::vector<std::int64_t> loaded_ids_;

@@ -41,8 +41,10 @@ model::ClassifierInit student_init(const DistillConfig& c, const Teacher& teache
 void DistillConfig::validate() const {
   loop.validate("distill");
   loss.validate();
-  if (student_dropout > 1)
-    usage_fail("distill.student_dropout must be <= 1, got ", student_dropout);
+  // -1 (any negative): the init's dropout; else a probability. NaN fails (compares false).
+  if (!(student_dropout < 0 || (student_dropout >= 0 && student_dropout < 1)))
+    usage_fail("distill.student_dropout must be in [0, 1), or -1 for the init's config, got ",
+               student_dropout);
   if (student_layers < 1)
     usage_fail("distill.student_layers must be at least 1, got ", student_layers);
   if (student_init.empty())

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "core/error.h"
 #include "train/objective.h"
 
@@ -10,9 +12,12 @@ namespace pkd::distill {
 namespace F = torch::nn::functional;
 
 void PkdLossConfig::validate() const {
-  if (alpha < 0 || alpha > 1) usage_fail("distill.loss.alpha must be in [0, 1], got ", alpha);
-  if (beta < 0) usage_fail("distill.loss.beta must be >= 0, got ", beta);
-  if (temperature <= 0) usage_fail("distill.loss.temperature must be positive, got ", temperature);
+  // Written so that NaN fails every check (a config built in code skips the reader's check).
+  if (!(alpha >= 0 && alpha <= 1)) usage_fail("distill.loss.alpha must be in [0, 1], got ", alpha);
+  if (!(beta >= 0 && std::isfinite(beta)))
+    usage_fail("distill.loss.beta must be a finite number >= 0, got ", beta);
+  if (!(temperature > 0 && std::isfinite(temperature)))
+    usage_fail("distill.loss.temperature must be a finite number > 0, got ", temperature);
   reduction();
 }
 

@@ -10,6 +10,7 @@ PkdObjective::PkdObjective(const PkdLossConfig& loss, bool regression, const Tea
       pt_(teacher.used && loss.beta > 0),
       teacher_layers_(teacher.layers),
       features_(teacher.features),
+      inputs_(teacher.inputs),
       online_teacher_(std::move(online_teacher)) {}
 
 train::LossSums PkdObjective::loss(model::BertForSequenceClassification& student,

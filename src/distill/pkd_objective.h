@@ -16,6 +16,7 @@ class PkdObjective : public train::Objective {
   std::string name() const override { return "PKD"; }
   std::vector<std::string> part_names() const override { return {"ce", "kd", "pt"}; }
   data::FeatureRequest features() const override { return features_; }
+  std::map<std::string, std::string> inputs() const override { return inputs_; }
   train::LossSums loss(model::BertForSequenceClassification& student,
                        const data::Batch& batch) override;
 
@@ -24,6 +25,7 @@ class PkdObjective : public train::Objective {
   bool pt_;                                   // beta > 0: [CLS] vectors are compared
   std::vector<std::int64_t> teacher_layers_;  // for student layers 1..k-1
   data::FeatureRequest features_;
+  std::map<std::string, std::string> inputs_;  // the teacher's and the features' digests
   model::BertForSequenceClassification online_teacher_;
 };
 

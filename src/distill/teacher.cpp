@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/sha256.h"
 #include "distill/layer_map.h"
+#include "inference/predict.h"
 #include "model/hf_weights.h"
 
 namespace pkd::distill {
@@ -28,13 +29,21 @@ Teacher resolve_teacher(const DistillConfig& c, const data::SplitIndex& train) {
   t.online = t.used && c.online_teacher;
   if (!c.teacher.empty()) t.config = model::BertConfig::load(c.teacher + "/config.json");
   if (!t.used) return t;
+  if (!c.teacher.empty()) inference::check_model_vocab(c.teacher, train.header, train.dir);
   if (!t.online) {
     const auto manifest = data::check_features_match(train, {c.features, {}});
     if (!c.teacher.empty()) check_teacher_matches(c.teacher, manifest, c.features);
+    Sha256 features;
+    for (const auto& s : manifest.shards) features.update(s.sha256 + "\n");
+    t.inputs["teacher"] =
+        sha256_hex(manifest.teacher_config_sha256 + manifest.teacher_weights_sha256);
+    t.inputs["features"] = features.hex_digest();
     t.depth = manifest.num_layers;
     t.hidden = manifest.hidden_size;
     t.outputs = manifest.num_labels;
   } else {
+    t.inputs["teacher"] = sha256_hex(sha256_file(c.teacher + "/config.json") +
+                                     sha256_file(model::checkpoint_weights_file(c.teacher)));
     t.depth = t.config->num_hidden_layers;
     t.hidden = t.config->hidden_size;
     t.outputs = t.config->num_labels;

@@ -3,6 +3,7 @@
 // cached features' manifest, or from its config.json when it runs online or there are no
 // features), the teacher layers the patient loss reads, and — online — the model itself.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,9 @@ struct Teacher {
   std::vector<std::int64_t> layers;  // teacher layer per student layer 1..k-1 (PT; may be empty)
   data::FeatureRequest features;     // what training batches carry (dir "" = none)
   std::optional<model::BertConfig> config;  // config.json, read once when distill.teacher is set
+  // Content digests for the run's identity (a resume refuses others): "teacher" (config.json and
+  // weights) and, when cached, "features" (every feature shard's sha256).
+  std::map<std::string, std::string> inputs;
 };
 
 // Checks the teacher against the task (outputs), the features against the token split and the

@@ -40,6 +40,15 @@ TaskSpec CustomTaskConfig::to_task(const std::vector<std::string>& split_names) 
         usage_fail("tokenize.custom.label is unset but split '", name,
                    "' is labeled; set the "
                    "label column, or list the split in unlabeled_splits");
+      // A text column that is also the label column would train on the answer (unlabeled
+      // splits read no label: there the default label column may be a text). Columns given one
+      // by index and one by name are compared once the header is read (split_reader).
+      for (const auto* text : {&text_a, &text_b})
+        if ((text->index >= 0 && text->index == label.index) ||
+            (!text->name.empty() && text->name == label.name))
+          usage_fail("tokenize.custom.", text == &text_a ? "text_a" : "text_b",
+                     " and tokenize.custom.label are the same ", label.describe(), " (split '",
+                     name, "' is labeled): the label must be another column than the texts");
       s.label = label;
     }
     t.splits.push_back(s);

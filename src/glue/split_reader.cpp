@@ -70,6 +70,10 @@ SplitData read_split(const TaskSpec& task, const SplitLayout& layout, const std:
   const int b = resolve(layout.text_b, header, path, "text_b", task, layout);
   const int label =
       layout.labeled ? resolve(layout.label, header, path, "label", task, layout) : -1;
+  // Checked again after names are resolved: `text_a = "b"` may name the label's column.
+  if (label >= 0 && (label == a || label == b))
+    usage_fail("'", path, "': the label column ", label, " is also a text column (text_",
+               label == a ? "a" : "b", "): the label must be another column than the texts");
   const int max_column = std::max({a, b, label});
   if (expected_columns && static_cast<std::size_t>(max_column) >= expected_columns)
     usage_fail("'", path, "': the layout reads column ", max_column, " but rows have ",
@@ -112,9 +116,13 @@ SplitData read_split(const TaskSpec& task, const SplitLayout& layout, const std:
       std::string_view value = cols[static_cast<std::size_t>(label)];
       if (task.regression) {
         double score;
-        if (!parse_double(value, score) || !std::isfinite(score)) {
+        // Scores are stored as float32: a finite double beyond float's range (e.g. 1e39) would
+        // become inf (found by fuzz/fuzz_tsv.cpp, fuzz/regressions/tsv/score-overflows-float).
+        if (!parse_double(value, score) || !std::isfinite(score) ||
+            !std::isfinite(static_cast<float>(score))) {
           check.reject(line.line_number, "label ", quoted(value), " (", layout.label.describe(),
-                       ") is not a finite number (", task.name, " is a regression task)");
+                       ") is not a finite number within float32 range (", task.name,
+                       " is a regression task)");
           continue;
         }
         ex.score = static_cast<float>(score);

@@ -1,5 +1,7 @@
 #include "glue/tasks.h"
 
+#include <cstdio>
+
 #include "core/error.h"
 
 namespace pkd::glue {
@@ -131,6 +133,30 @@ BadRowPolicy parse_bad_row_policy(const std::string& name) {
 
 const char* to_string(BadRowPolicy policy) {
   return policy == BadRowPolicy::skip ? "skip" : "error";
+}
+
+bool is_plain_name(std::string_view name) {
+  if (name.empty() || name.size() > 100 || name == "." || name == "..") return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void check_split_name(const std::string& name, const std::string& where, const std::string& hint) {
+  if (is_plain_name(name)) return;
+  std::string shown;  // control characters shown as \xNN, so the message stays one line
+  for (unsigned char c : name) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "\\x%02x", c);
+    shown += c < 0x20 || c == 0x7f ? std::string(hex) : std::string(1, static_cast<char>(c));
+  }
+  usage_fail(where, ": split name '", shown,
+             "' is not a plain name: it becomes the output directory OUT/<split>/, so it must be "
+             "1 to 100 characters of A-Z a-z 0-9 . _ - and not '.' or '..'",
+             hint);
 }
 
 const SplitLayout* TaskSpec::find_split(std::string_view split) const {

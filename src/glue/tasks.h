@@ -33,6 +33,13 @@ struct TaskSpec {
   std::vector<std::string> split_names() const;
 };
 
+// A split name becomes a directory (OUT/<split>/) and a file stem: it must be a plain name of
+// [A-Za-z0-9._-], at most 100 characters, and not "." or ".." (which would write into OUT's
+// parent). UsageError naming `where` (the config key, or the file the name came from) if not.
+bool is_plain_name(std::string_view name);
+void check_split_name(const std::string& name, const std::string& where,
+                      const std::string& hint = "");
+
 // The nine GLUE tasks; names match case-insensitively and without '-' ("sst2", "STS-B").
 const TaskSpec* find_glue_task(std::string_view name);
 std::vector<std::string> glue_task_names();

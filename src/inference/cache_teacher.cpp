@@ -84,9 +84,10 @@ CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
   teacher->to(runtime.device());
   teacher->eval();
   const auto& cfg = teacher->config();
-  check_model_fits_tokens(cfg,
-                          shards::read_token_shard_header(c.tokens + "/" + tokens.shards[0].file),
-                          c.model, c.tokens);
+  const shards::Verification verification = runtime_config.verification();
+  const auto first = shards::read_token_shard_header(c.tokens, tokens, 0, verification);
+  check_model_fits_tokens(cfg, first, c.model, c.tokens);
+  check_model_vocab(c.model, first, c.tokens);
 
   shards::FeatureManifest m;
   m.teacher_dir = std::filesystem::absolute(c.model).string();
@@ -150,10 +151,7 @@ CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
         usage_fail("'", path, "' was computed from something else (",
                    existing.fingerprint.differences(wanted), "); pass --overwrite to replace it");
     }
-    shards::TokenShard token_shard = shards::read_token_shard(c.tokens + "/" + t.file);
-    if (sha256_file(c.tokens + "/" + t.file) != t.sha256)
-      fail("'", c.tokens, "/", t.file,
-           "' changed since its manifest was written: re-run pkd tokenize");
+    shards::TokenShard token_shard = shards::read_token_shard(c.tokens, tokens, i, verification);
     shards::FeatureShard f = compute(teacher, runtime, token_shard, c);
     auto& h = f.header;
     h.fingerprint = wanted;
@@ -179,7 +177,7 @@ CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
       if (!(h.fingerprint == fingerprint_of(t)))
         fail("'", c.out, "/", t.file,
              "' does not match its token shard after caching; re-run with --overwrite");
-      m.shards.push_back({t.file, h.num_examples, t.sha256});
+      m.shards.push_back({t.file, h.num_examples, t.sha256, sha256_file(c.out + "/" + t.file)});
     }
     m.tool_version = version_string();
     m.created_utc = shards::utc_now();

@@ -5,17 +5,39 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/sha256.h"
 #include "data/batching.h"
 #include "metrics/glue_metrics.h"
 #include "model/hf_weights.h"
 #include "shards/manifest.h"
 
 namespace pkd::inference {
+
+void check_model_vocab(const std::string& model_dir, const shards::TokenShardHeader& tokens,
+                       const std::string& token_dir) {
+  if (!is_directory(model_dir)) return;  // "random": no vocabulary of its own
+  const std::string vocab = model_dir + "/vocab.txt";
+  if (!file_exists(vocab)) {
+    static std::set<std::string> warned;  // a student initialised from its teacher: once
+    if (!warned.insert(model_dir).second) return;
+    log_warn("the model '", model_dir,
+             "' has no vocab.txt: not checked that its vocabulary is the ", "one tokens in '",
+             token_dir, "' were made with (sha256 ", tokens.vocab_sha256.substr(0, 12), "...)");
+    return;
+  }
+  const std::string sha = sha256_file(vocab);
+  if (sha != tokens.vocab_sha256)
+    usage_fail("the model '", model_dir, "' has another vocabulary than tokens in '", token_dir,
+               "' were made with: '", vocab, "' has sha256 ", sha.substr(0, 12),
+               "..., the tokens' vocabulary ", tokens.vocab_sha256.substr(0, 12),
+               "...: tokenize with the model's vocab.txt");
+}
 
 void check_model_fits_tokens(const model::BertConfig& m, const shards::TokenShardHeader& tokens,
                              const std::string& model_dir, const std::string& token_dir) {
@@ -56,13 +78,14 @@ SplitPredictions predict_split(model::BertForSequenceClassification& m,
                                const model::Runtime& runtime, const std::string& token_dir,
                                std::int64_t batch_size, mpi::Comm& comm) {
   shards::TokenManifest manifest = shards::read_manifest(token_dir);
+  const shards::Verification verification = runtime.config().verification();
   m->eval();
   torch::InferenceMode inference;
   std::ostringstream local;  // "id label score logit logit ...\n" per example of this rank's shards
   local.precision(9);
   for (std::size_t s = 0; s < manifest.shards.size(); ++s) {
     if (static_cast<int>(s % static_cast<std::size_t>(comm.size())) != comm.rank()) continue;
-    shards::TokenShard shard = shards::read_token_shard(token_dir + "/" + manifest.shards[s].file);
+    shards::TokenShard shard = shards::read_token_shard(token_dir, manifest, s, verification);
     for (const auto& rows : data::length_sorted_batches(shard, batch_size)) {
       data::Batch b = data::collate(shard, rows);
       torch::Tensor logits;
@@ -107,9 +130,10 @@ SplitPredictions predict_split(model::BertForSequenceClassification& m,
     p.gold_scores.push_back(score == "nan" ? NAN : std::stof(score));
     p.logits.push_back(logits);
   }
+  // Each shard's ids increase (checked when read); across shards they must not repeat either.
   if (static_cast<std::int64_t>(p.example_ids.size()) != manifest.num_examples)
-    fail("internal: gathered ", p.example_ids.size(), " predictions for ", manifest.num_examples,
-         " examples");
+    fail("'", token_dir, "' holds ", manifest.num_examples, " examples but only ",
+         p.example_ids.size(), " distinct example ids: its shards overlap (re-run `pkd tokenize`)");
   return p;
 }
 
@@ -135,9 +159,10 @@ model::BertForSequenceClassification load_for(const std::string& model_dir,
   if (report.classifier_initialized)
     usage_fail("the model '", model_dir,
                "' has no classifier weights: it is not a fine-tuned model");
-  check_model_fits_tokens(
-      m->config(), shards::read_token_shard_header(token_dir + "/" + manifest.shards[0].file),
-      model_dir, token_dir);
+  const auto header =
+      shards::read_token_shard_header(token_dir, manifest, 0, runtime.config().verification());
+  check_model_fits_tokens(m->config(), header, model_dir, token_dir);
+  check_model_vocab(model_dir, header, token_dir);
   m->to(runtime.device());
   return m;
 }

@@ -7,12 +7,19 @@
 #include <string>
 #include <vector>
 
-#include "mpi/comm.h"
 #include "model/bert.h"
 #include "model/runtime.h"
+#include "mpi/comm.h"
 #include "shards/token_shard.h"
+#include "shards/verify.h"
 
 namespace pkd::inference {
+
+// Fails when the model directory's vocab.txt is not the vocabulary the tokens were made with
+// (sha256 of the file); warns, naming what was not checked, when the model has none. A
+// `model_dir` that is not a directory ("random") has no vocabulary to check.
+void check_model_vocab(const std::string& model_dir, const shards::TokenShardHeader& tokens,
+                       const std::string& token_dir);
 
 // Fails unless the model can read these tokens and predict these labels (vocabulary, positions,
 // number of outputs).

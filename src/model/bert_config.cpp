@@ -1,5 +1,8 @@
 #include "model/bert_config.h"
 
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -10,15 +13,84 @@ using nlohmann::json;
 
 namespace {
 
-template <class T>
-void read_key(const json& j, const char* key, T& value, const std::string& origin) {
+// Bounds of the architecture keys, checked before anything is allocated: a config.json is input,
+// and one typo (max_position_embeddings = 2^40) must be a message, not an allocator abort. Each
+// bound is far above any BERT (bert-large: vocab 30522, hidden 1024, 24 layers, 4096
+// intermediate, 512 positions, 2 types) and well below what overflows or cannot be allocated.
+struct IntBound {
+  const char* key;
+  std::int64_t BertConfig::*field;
+  std::int64_t min, max;
+  const char* why;
+};
+const IntBound kIntBounds[] = {
+    {"vocab_size", &BertConfig::vocab_size, 1, std::int64_t{1} << 22, "2^22 tokens"},
+    {"hidden_size", &BertConfig::hidden_size, 1, std::int64_t{1} << 16, "2^16"},
+    {"num_hidden_layers", &BertConfig::num_hidden_layers, 1, 1024, "1024 layers"},
+    {"num_attention_heads", &BertConfig::num_attention_heads, 1, 1024, "1024 heads"},
+    {"intermediate_size", &BertConfig::intermediate_size, 1, std::int64_t{1} << 18, "2^18"},
+    {"max_position_embeddings", &BertConfig::max_position_embeddings, 1, std::int64_t{1} << 20,
+     "2^20 positions"},
+    {"type_vocab_size", &BertConfig::type_vocab_size, 1, 1024, "2^10 segment types"},
+    {"num_labels", &BertConfig::num_labels, 1, std::int64_t{1} << 16, "2^16 labels"},
+};
+// Parameters of the whole classifier: at most 2^33 (8.6e9; 32 GiB as float32, 4x that while
+// training with AdamW). bert-large has 3.4e8.
+constexpr double kMaxParameters = 8589934592.0;
+// config.json is read whole; real ones are a few KiB (a big id2label map: a few MiB).
+constexpr std::uintmax_t kMaxConfigBytes = 16u << 20;
+
+// A JSON value for a message, without dumping a (possibly huge or deeply nested) container.
+std::string describe(const json& v) {
+  switch (v.type()) {
+    case json::value_t::array:
+      return cat("an array of ", v.size());
+    case json::value_t::object:
+      return cat("an object of ", v.size(), " keys");
+    case json::value_t::string: {
+      const auto& str = v.get_ref<const std::string&>();
+      // replace: a cut inside a UTF-8 sequence (or a bad one) must not throw from a message.
+      const auto shown = str.size() <= 40 ? v : json(str.substr(0, 40));
+      return shown.dump(-1, ' ', false, json::error_handler_t::replace) +
+             (str.size() <= 40 ? "" : "...");
+    }
+    default:
+      return v.dump();  // a number, true/false or null
+  }
+}
+
+[[noreturn]] void wrong_type(const std::string& origin, const char* key, const json& v,
+                             const std::string& expected) {
+  fail(origin, ": key '", key, "' has a value of the wrong type: expected ", expected, ", found ",
+       describe(v));
+}
+
+// An exact JSON integer: 64.5, 64.0, true and "64" are refused, not truncated or converted.
+void read_int(const json& j, const char* key, std::int64_t& value, const std::string& origin) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return;  // keep the default, as transformers does
-  try {
-    value = it->get<T>();
-  } catch (const json::exception&) {
-    fail(origin, ": key '", key, "' has value ", it->dump(), " of the wrong type");
-  }
+  if (it->is_number_unsigned() && it->get<std::uint64_t>() > std::uint64_t{INT64_MAX})
+    fail(origin, ": key '", key, "' must be an integer below 2^63, found ", describe(*it));
+  if (!it->is_number_integer()) wrong_type(origin, key, *it, "an integer");
+  value = it->get<std::int64_t>();
+}
+
+// A JSON number (integers are fine: "layer_norm_eps": 1 is 1.0). JSON has no NaN or infinity,
+// but a huge exponent (1e999) parses to infinity: refused here.
+void read_double(const json& j, const char* key, double& value, const std::string& origin) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  if (!it->is_number()) wrong_type(origin, key, *it, "a number");
+  value = it->get<double>();
+  if (!std::isfinite(value))
+    fail(origin, ": key '", key, "' must be a finite number, found ", value);
+}
+
+void read_string(const json& j, const char* key, std::string& value, const std::string& origin) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  if (!it->is_string()) wrong_type(origin, key, *it, "a string");
+  value = it->get<std::string>();
 }
 
 }  // namespace
@@ -32,30 +104,28 @@ BertConfig BertConfig::from_json(const std::string& text, const std::string& ori
   }
   if (!j.is_object()) fail(origin, " is not a JSON object");
   if (j.contains("model_type") && j["model_type"] != "bert")
-    fail(origin, ": model_type is ", j["model_type"].dump(), ", expected \"bert\"");
+    fail(origin, ": model_type is ", describe(j["model_type"]), ", expected \"bert\"");
   if (j.contains("position_embedding_type") && j["position_embedding_type"] != "absolute")
-    fail(origin, ": position_embedding_type ", j["position_embedding_type"].dump(),
+    fail(origin, ": position_embedding_type ", describe(j["position_embedding_type"]),
          " is not supported (only \"absolute\", BERT's)");
   BertConfig c;
-  read_key(j, "vocab_size", c.vocab_size, origin);
-  read_key(j, "hidden_size", c.hidden_size, origin);
-  read_key(j, "num_hidden_layers", c.num_hidden_layers, origin);
-  read_key(j, "num_attention_heads", c.num_attention_heads, origin);
-  read_key(j, "intermediate_size", c.intermediate_size, origin);
-  read_key(j, "hidden_act", c.hidden_act, origin);
-  read_key(j, "hidden_dropout_prob", c.hidden_dropout_prob, origin);
-  read_key(j, "attention_probs_dropout_prob", c.attention_probs_dropout_prob, origin);
-  read_key(j, "max_position_embeddings", c.max_position_embeddings, origin);
-  read_key(j, "type_vocab_size", c.type_vocab_size, origin);
-  read_key(j, "initializer_range", c.initializer_range, origin);
-  read_key(j, "layer_norm_eps", c.layer_norm_eps, origin);
-  read_key(j, "pad_token_id", c.pad_token_id, origin);
-  read_key(j, "classifier_dropout", c.classifier_dropout, origin);
-  read_key(j, "problem_type", c.problem_type, origin);
-  // Labels: id2label when present (its size is num_labels), else num_labels, else 2.
-  if (j.contains("id2label") && j["id2label"].is_object() && !j["id2label"].empty()) {
-    const json& m = j["id2label"];
+  for (const auto& b : kIntBounds)
+    if (std::string(b.key) != "num_labels") read_int(j, b.key, c.*b.field, origin);
+  read_int(j, "pad_token_id", c.pad_token_id, origin);
+  read_string(j, "hidden_act", c.hidden_act, origin);
+  read_string(j, "problem_type", c.problem_type, origin);
+  read_double(j, "hidden_dropout_prob", c.hidden_dropout_prob, origin);
+  read_double(j, "attention_probs_dropout_prob", c.attention_probs_dropout_prob, origin);
+  read_double(j, "initializer_range", c.initializer_range, origin);
+  read_double(j, "layer_norm_eps", c.layer_norm_eps, origin);
+  read_double(j, "classifier_dropout", c.classifier_dropout, origin);
+  // Labels: id2label when present (its size is num_labels), else num_labels, else 2. The count
+  // is bounded before any label name is made.
+  const auto id2label = j.find("id2label");
+  if (id2label != j.end() && id2label->is_object() && !id2label->empty()) {
+    const json& m = *id2label;
     c.num_labels = static_cast<std::int64_t>(m.size());
+    c.check_bounds(origin);
     for (std::int64_t i = 0; i < c.num_labels; ++i) {
       auto it = m.find(std::to_string(i));
       if (it == m.end() || !it->is_string())
@@ -64,7 +134,8 @@ BertConfig BertConfig::from_json(const std::string& text, const std::string& ori
       c.labels.push_back(it->get<std::string>());
     }
   } else {
-    read_key(j, "num_labels", c.num_labels, origin);
+    read_int(j, "num_labels", c.num_labels, origin);
+    c.check_bounds(origin);
   }
   if (c.labels.empty())
     for (std::int64_t i = 0; i < c.num_labels; ++i)
@@ -75,31 +146,58 @@ BertConfig BertConfig::from_json(const std::string& text, const std::string& ori
 
 BertConfig BertConfig::load(const std::string& path) {
   if (!file_exists(path)) fail("model config '", path, "' does not exist");
+  std::error_code ec;
+  const std::uintmax_t bytes = std::filesystem::file_size(path, ec);
+  if (!ec && bytes > kMaxConfigBytes)
+    fail("model config '", path, "' has ", bytes, " bytes; a config.json has at most ",
+         kMaxConfigBytes, " (is this the right file?)");
   return from_json(read_file(path), "'" + path + "'");
 }
 
+void BertConfig::check_bounds(const std::string& origin) const {
+  for (const auto& b : kIntBounds) {
+    const std::int64_t v = this->*b.field;
+    if (v < b.min || v > b.max)
+      fail(origin, ": key '", b.key, "' must be in ", b.min, "..", b.max, " (", b.why, "), found ",
+           v);
+  }
+}
+
+double BertConfig::num_parameters() const {
+  const double h = static_cast<double>(hidden_size), i = static_cast<double>(intermediate_size);
+  const double embeddings =
+      static_cast<double>(vocab_size + max_position_embeddings + type_vocab_size) * h + 2 * h;
+  const double layer = 4 * (h * h + h) + 2 * h * i + i + h + 4 * h;  // attention, FFN, 2 LNs
+  const double head = h * h + h + h * static_cast<double>(num_labels + 1);
+  return embeddings + static_cast<double>(num_hidden_layers) * layer + head;
+}
+
 void BertConfig::validate(const std::string& origin) const {
-  auto positive = [&](const char* key, std::int64_t v) {
-    if (v <= 0) fail(origin, ": ", key, " must be positive, got ", v);
-  };
-  positive("vocab_size", vocab_size);
-  positive("hidden_size", hidden_size);
-  positive("num_hidden_layers", num_hidden_layers);
-  positive("num_attention_heads", num_attention_heads);
-  positive("intermediate_size", intermediate_size);
-  positive("max_position_embeddings", max_position_embeddings);
-  positive("type_vocab_size", type_vocab_size);
-  positive("num_labels", num_labels);
+  check_bounds(origin);
   if (hidden_size % num_attention_heads != 0)
     fail(origin, ": hidden_size ", hidden_size, " is not a multiple of num_attention_heads ",
          num_attention_heads);
+  if (num_parameters() > kMaxParameters)
+    fail(origin, ": this architecture has ", num_parameters(),
+         " parameters; pkd refuses more than 2^33 (", kMaxParameters,
+         ", 32 GiB as float32): check vocab_size, hidden_size, num_hidden_layers, "
+         "intermediate_size and max_position_embeddings");
   if (hidden_act != "gelu" && hidden_act != "gelu_new" && hidden_act != "gelu_pytorch_tanh" &&
       hidden_act != "relu")
     fail(origin, ": hidden_act \"", hidden_act,
          "\" is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)");
-  for (double p : {hidden_dropout_prob, attention_probs_dropout_prob})
-    if (p < 0 || p >= 1) fail(origin, ": dropout probabilities must be in [0, 1), got ", p);
-  if (layer_norm_eps <= 0) fail(origin, ": layer_norm_eps must be positive, got ", layer_norm_eps);
+  // Written so that NaN fails every check (a config built in code never went through read_*).
+  auto probability = [&](const char* key, double p) {
+    if (!(p >= 0 && p < 1)) fail(origin, ": key '", key, "' must be in [0, 1), found ", p);
+  };
+  probability("hidden_dropout_prob", hidden_dropout_prob);
+  probability("attention_probs_dropout_prob", attention_probs_dropout_prob);
+  if (!(classifier_dropout < 0))  // < 0: HF's null (use hidden_dropout_prob); NaN is checked
+    probability("classifier_dropout", classifier_dropout);
+  if (!(layer_norm_eps > 0 && layer_norm_eps <= 1))
+    fail(origin, ": key 'layer_norm_eps' must be in (0, 1], found ", layer_norm_eps);
+  if (!(initializer_range >= 0 && initializer_range <= 1))
+    fail(origin, ": key 'initializer_range' must be in [0, 1], found ", initializer_range);
   if (pad_token_id < 0 || pad_token_id >= vocab_size)
     fail(origin, ": pad_token_id ", pad_token_id, " is outside the vocabulary (", vocab_size, ")");
   if (static_cast<std::int64_t>(labels.size()) != num_labels)

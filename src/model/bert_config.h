@@ -34,8 +34,14 @@ struct BertConfig {
   static BertConfig load(const std::string& path);
   // HuggingFace config.json for BertForSequenceClassification.
   std::string to_json() const;
-  // Throws Error naming the key for impossible values (e.g. hidden_size % heads != 0).
+  // Throws Error naming the key for impossible values (e.g. hidden_size % heads != 0), values
+  // outside the bounds of check_bounds and architectures of more than 2^33 parameters.
   void validate(const std::string& origin) const;
+  // Each integer key within its bound (e.g. vocab_size 1..2^22, max_position_embeddings
+  // 1..2^20, num_labels 1..2^16; bert_config.cpp lists them): checked before anything is sized.
+  void check_bounds(const std::string& origin) const;
+  // Parameters of BertForSequenceClassification with this config (as a double: no overflow).
+  double num_parameters() const;
 };
 
 }  // namespace pkd::model

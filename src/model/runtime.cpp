@@ -20,13 +20,23 @@
 
 namespace pkd::model {
 
+shards::Verification RuntimeConfig::verification() const {
+  return shards::parse_verification(verify, "runtime.verify");
+}
+
 void RuntimeConfig::validate() const {
+  verification();
   if (precision != "auto" && precision != "float32" && precision != "bfloat16" &&
       precision != "float16")
     usage_fail("runtime.precision must be auto, float32, bfloat16 or float16, got \"", precision,
                "\"");
-  if (intra_op_threads < 0)
-    usage_fail("runtime.intra_op_threads must be >= 0, got ", intra_op_threads);
+  // A hard cap, not a warning: LibTorch's OpenMP pool starts every thread asked for on each
+  // rank, and 100000 of them take minutes to start and oversubscribe the node until the job
+  // seems hung. The largest nodes have a few hundred hardware threads; more than 1024 per rank
+  // is a typo. Up to the cap, more threads than cores is allowed (Runtime warns).
+  if (intra_op_threads < 0 || intra_op_threads > kMaxIntraOpThreads)
+    usage_fail("runtime.intra_op_threads must be in 0..", kMaxIntraOpThreads,
+               " (0 = the node's cores / ranks on the node), got ", intra_op_threads);
   const bool cuda = device == "cuda" || starts_with(device, "cuda:");
   if (!cuda && device != "cpu")
     usage_fail("runtime.device must be cpu, cuda or cuda:N, got \"", device, "\"");
@@ -53,6 +63,9 @@ Runtime::Runtime(const RuntimeConfig& config, int ranks_on_node) : config_(confi
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   threads_ = config_.intra_op_threads > 0 ? static_cast<int>(config_.intra_op_threads)
                                           : std::max(1, cores / std::max(1, ranks_on_node));
+  if (threads_ > cores)
+    log_warn("runtime.intra_op_threads = ", threads_, " is more than this node's ", cores,
+             " hardware threads: the threads will compete for cores (slower, not wrong)");
   // LibTorch picks 1 thread on some machines (cpuinfo sees 1 core): always set it explicitly.
   at::set_num_threads(threads_);
 #if defined(__GLIBC__)

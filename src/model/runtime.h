@@ -7,13 +7,19 @@
 #include <memory>
 #include <string>
 
+#include "shards/verify.h"
+
 namespace pkd::model {
+
+// The most LibTorch intra-op threads one rank may ask for (runtime.cpp says why).
+constexpr std::int64_t kMaxIntraOpThreads = 1024;
 
 struct RuntimeConfig {
   std::string device = "cpu";         // "cpu", "cuda" (GPU = local rank) or "cuda:N"
   std::string precision = "auto";     // auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16,
                                       // float16 (CUDA only, with dynamic loss scaling in training)
   std::int64_t intra_op_threads = 0;  // LibTorch threads per rank; 0 = cores / ranks on this node
+  std::string verify = "full";        // shards checked before use: full | metadata
 
   template <class V>
   void visit(V& v) {
@@ -22,8 +28,14 @@ struct RuntimeConfig {
             "auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16 (autocast) or float16 "
             "(autocast + dynamic loss scaling, CUDA only)");
     v.field("intra_op_threads", intra_op_threads,
-            "LibTorch threads per rank (0 = cores / ranks per node)");
+            "LibTorch threads per rank, 0..1024 (0 = cores / ranks per node)");
+    v.field("verify", verify,
+            "shards read checked against their manifests: full (sha256 of every file before "
+            "HDF5 reads it, then every header field) or metadata (header fields only; "
+            "docs/reliability.md)");
   }
+  // runtime.verify, parsed (a UsageError naming the key when unknown).
+  shards::Verification verification() const;
   // Checks names and availability (e.g. cuda asked for but this LibTorch has no CUDA).
   void validate() const;
 };

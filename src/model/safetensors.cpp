@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -21,6 +22,8 @@ using nlohmann::json;
 namespace {
 // A header larger than this is not a model's: refuse before allocating it.
 constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20;
+// A tensor of more dimensions is not a model weight (BERT's have at most 2).
+constexpr std::size_t kMaxRank = 64;
 }  // namespace
 
 std::size_t safetensors_dtype_size(const std::string& dtype) {
@@ -112,16 +115,28 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     const std::size_t elem = safetensors_dtype_size(e.dtype);
     if (elem == 0) bad("unknown dtype \"" + e.dtype + "\"");
     if (!v["shape"].is_array()) bad("shape is not an array");
+    if (v["shape"].size() > kMaxRank)
+      bad("shape has " + std::to_string(v["shape"].size()) + " dimensions (at most " +
+          std::to_string(kMaxRank) + ")");
+    // Elements so far; every partial product stays <= data_size (each factor is checked before
+    // it is multiplied), so nothing overflows and count * elem is checked below.
     std::uint64_t count = 1;
     for (const auto& d : v["shape"]) {
-      if (!d.is_number_integer() || d.get<std::int64_t>() < 0)
-        bad("shape has a negative or non-integer dimension");
-      auto dim = static_cast<std::uint64_t>(d.get<std::int64_t>());
-      if (dim != 0 && count > data_size / dim)
-        bad("shape " + v["shape"].dump() + " is larger than the file");
-      count *= dim;
+      // Non-negative JSON integers parse as unsigned; anything else (-1, 2.5, "3") is refused.
+      if (!d.is_number_unsigned() || d.get<std::uint64_t>() > std::uint64_t{INT64_MAX})
+        bad(std::string("shape has a dimension that is not an integer in 0..2^63-1 (found ") +
+            (d.is_number() ? d.dump() : d.type_name()) + ")");  // no dump of a nested array
+      const auto dim = d.get<std::uint64_t>();
       e.shape.push_back(static_cast<std::int64_t>(dim));
+      if (dim != 0 && count > data_size / dim)
+        count = data_size + 1;  // too large; see below
+      else
+        count *= dim;
     }
+    std::uint64_t bytes = 0;
+    if (count > data_size || __builtin_mul_overflow(count, elem, &bytes))
+      bad("shape " + v["shape"].dump() + " of " + e.dtype + " needs more bytes than the " +
+          std::to_string(data_size) + "-byte data section holds");
     const json& off = v["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
         !off[1].is_number_unsigned())
@@ -131,17 +146,23 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     if (e.begin > e.end || e.end > data_size)
       bad("data_offsets " + off.dump() + " lie outside the " + std::to_string(data_size) +
           "-byte data section (truncated file?)");
-    if (e.end - e.begin != count * elem)
+    if (e.end - e.begin != bytes)
       bad("data_offsets span " + std::to_string(e.end - e.begin) + " bytes, but shape " +
-          v["shape"].dump() + " of " + e.dtype + " needs " + std::to_string(count * elem));
+          v["shape"].dump() + " of " + e.dtype + " needs " + std::to_string(bytes));
     f.entries_.push_back(std::move(e));
   }
   std::sort(f.entries_.begin(), f.entries_.end(),
             [](const auto& a, const auto& b) { return a.begin < b.begin; });
-  for (std::size_t i = 1; i < f.entries_.size(); ++i)
-    if (f.entries_[i].begin < f.entries_[i - 1].end && f.entries_[i].begin != f.entries_[i].end)
-      fail("'", path, "': tensors '", f.entries_[i - 1].name, "' and '", f.entries_[i].name,
+  // Sorted by begin, a non-empty tensor overlaps an earlier one iff it begins before the furthest
+  // end so far (empty tensors, begin == end, overlap nothing).
+  const SafetensorsEntry* furthest = nullptr;
+  for (const auto& e : f.entries_) {
+    if (e.begin == e.end) continue;
+    if (furthest && e.begin < furthest->end)
+      fail("'", path, "': tensors '", furthest->name, "' and '", e.name,
            "' overlap in the data section");
+    if (!furthest || e.end > furthest->end) furthest = &e;
+  }
   return f;
 }
 

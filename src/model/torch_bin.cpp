@@ -4,6 +4,7 @@
 #include <ATen/ops/empty.h>
 #include <caffe2/serialize/inline_container.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <unordered_map>
@@ -18,6 +19,90 @@ using c10::IValue;
 // A GLOBAL opcode pushes "module.name"; it is kept on the stack as a string with this prefix,
 // which no pickled str of a state dict starts with.
 constexpr char kGlobal = '\x01';
+// Objects nest at most this deep. A state dict nests 3 deep (the _metadata dict of dicts of
+// ints; a tensor's argument tuple of size tuples); a deeper pickle is hostile or not a state
+// dict, and destroying a million-deep object recurses a million frames (a stack overflow).
+constexpr int kMaxDepth = 1000;
+// A tensor of more dimensions is not a model weight (BERT's have at most 2).
+constexpr std::size_t kMaxRank = 64;
+
+std::uint64_t little_endian(const unsigned char* p, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// Checks the zip's central directory before LibTorch reads any record: LibTorch allocates each
+// record's claimed uncompressed size, so a 4 MB archive could claim 4 GB records (a zip bomb, or
+// a corrupted size). torch.save stores its records uncompressed: every record must fit in the
+// file. Zip64 sizes (records over 4 GiB) are read from their extra field.
+void check_zip_record_sizes(const std::string& path) {
+  auto bad = [&](const std::string& what) {
+    fail("'", path,
+         "' could not be read as a torch.save archive (truncated or corrupted?): ", what);
+  };
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(0, std::ios::end);
+  const auto file_size = static_cast<std::uint64_t>(std::max<std::streamoff>(0, in.tellg()));
+  auto read_at = [&](std::uint64_t offset, std::uint64_t n) {
+    if (offset > file_size || n > file_size - offset) bad("the zip directory points past its end");
+    std::string buf(n, '\0');
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(buf.data(), static_cast<std::streamsize>(n));
+    if (!in) bad("cannot read the zip directory");
+    return buf;
+  };
+  // The end-of-central-directory record: 22 bytes plus a comment of up to 65535.
+  const std::uint64_t tail_size = std::min<std::uint64_t>(file_size, 22 + 65535 + 20);
+  const std::string tail = read_at(file_size - tail_size, tail_size);
+  std::size_t eocd = std::string::npos;
+  for (std::size_t i = tail.size() >= 22 ? tail.size() - 22 + 1 : 0; i-- > 0;)
+    if (tail.compare(i, 4, "PK\x05\x06") == 0) {
+      eocd = i;
+      break;
+    }
+  if (eocd == std::string::npos) bad("no zip end-of-central-directory record (truncated?)");
+  const auto* e = reinterpret_cast<const unsigned char*>(tail.data()) + eocd;
+  std::uint64_t entries = little_endian(e + 10, 2), cd_size = little_endian(e + 12, 4),
+                cd_offset = little_endian(e + 16, 4);
+  if (entries == 0xffff || cd_size == 0xffffffff || cd_offset == 0xffffffff) {  // zip64
+    if (eocd < 20 || tail.compare(eocd - 20, 4, "PK\x06\x07") != 0)
+      bad("a zip64 archive without its zip64 locator");
+    const std::string e64 = read_at(little_endian(e - 20 + 8, 8), 56);
+    if (e64.compare(0, 4, "PK\x06\x06") != 0) bad("a broken zip64 end-of-central-directory");
+    const auto* z = reinterpret_cast<const unsigned char*>(e64.data());
+    entries = little_endian(z + 32, 8);
+    cd_size = little_endian(z + 40, 8);
+    cd_offset = little_endian(z + 48, 8);
+  }
+  if (cd_size > (64u << 20))  // ~100 bytes per record: a state dict's directory is a few KiB
+    bad(cat("its zip directory claims ", cd_size, " bytes (at most 64 MiB)"));
+  const std::string cd = read_at(cd_offset, cd_size);
+  const auto* p = reinterpret_cast<const unsigned char*>(cd.data());
+  std::size_t at = 0;
+  for (std::uint64_t k = 0; k < entries; ++k) {
+    if (cd.size() - at < 46 || cd.compare(at, 4, "PK\x01\x02") != 0)
+      bad("a broken zip central directory");
+    const std::size_t name_len = little_endian(p + at + 28, 2),
+                      extra_len = little_endian(p + at + 30, 2),
+                      comment_len = little_endian(p + at + 32, 2);
+    if (cd.size() - at - 46 < name_len + extra_len + comment_len)
+      bad("a broken zip central directory");
+    const std::string name = cd.substr(at + 46, name_len);
+    std::uint64_t size = little_endian(p + at + 24, 4);
+    if (size == 0xffffffff) {  // the zip64 extra field (id 1) holds the real size first
+      for (std::size_t x = at + 46 + name_len; x + 4 <= at + 46 + name_len + extra_len;) {
+        const std::size_t id = little_endian(p + x, 2), len = little_endian(p + x + 2, 2);
+        if (id == 1 && len >= 8 && x + 4 + 8 <= cd.size()) size = little_endian(p + x + 4, 8);
+        x += 4 + len;
+      }
+    }
+    if (size > file_size)
+      bad("record '" + name + "' claims " + std::to_string(size) + " bytes, more than the " +
+          std::to_string(file_size) + "-byte archive (torch.save stores records uncompressed)");
+    at += 46 + name_len + extra_len + comment_len;
+  }
+}
 
 class PickleReader {
  public:
@@ -61,10 +146,10 @@ class PickleReader {
           marks_.push_back(stack_.size());
           break;  // MARK
         case ')':
-          stack_.emplace_back(c10::ivalue::Tuple::create({}));
+          push_tuple({});
           break;
         case 't':
-          stack_.emplace_back(c10::ivalue::Tuple::create(pop_to_mark()));
+          push_tuple(pop_to_mark());
           break;
         case '\x85':
         case '\x86':
@@ -73,14 +158,14 @@ class PickleReader {
           if (stack_.size() < n) bad("stack underflow");
           std::vector<IValue> items(stack_.end() - static_cast<long>(n), stack_.end());
           stack_.resize(stack_.size() - n);
-          stack_.emplace_back(c10::ivalue::Tuple::create(std::move(items)));
+          push_tuple(std::move(items));
           break;
         }
         case '}':
-          stack_.emplace_back(c10::impl::GenericDict(c10::AnyType::get(), c10::AnyType::get()));
+          stack_.push_back(made(new_dict(), 1));
           break;
         case ']':
-          stack_.emplace_back(c10::impl::GenericList(c10::AnyType::get()));
+          stack_.push_back(made(c10::impl::GenericList(c10::AnyType::get()), 1));
           break;
         case 's':
         case 'u': {  // SETITEM, SETITEMS
@@ -93,6 +178,7 @@ class PickleReader {
             kv = pop_to_mark();
           }
           if (kv.size() % 2 != 0 || !top().isGenericDict()) bad("SETITEMS on a non-dict");
+          grow(top(), kv);
           auto dict = top().toGenericDict();
           for (std::size_t i = 0; i < kv.size(); i += 2) dict.insert_or_assign(kv[i], kv[i + 1]);
           break;
@@ -101,6 +187,7 @@ class PickleReader {
         case 'e': {  // APPEND, APPENDS
           std::vector<IValue> items = op == 'a' ? std::vector<IValue>{pop()} : pop_to_mark();
           if (!top().isList()) bad("APPEND on a non-list");
+          grow(top(), items);
           auto list = top().toList();
           for (auto& x : items) list.push_back(x);
           break;
@@ -202,6 +289,56 @@ class PickleReader {
     if (n > 0 && n < 8 && (b[n - 1] & 0x80)) v |= ~std::uint64_t{0} << (8 * n);  // sign-extend
     return static_cast<std::int64_t>(v);
   }
+  // Nesting depth. Every container (tuple, list, dict) is registered with its depth (1 + its
+  // deepest item; leaves are 0). A list or dict that has been put inside another object may not
+  // grow afterwards (torch.save never does that: Python pickles an object's items before it
+  // stores the object), so a recorded depth never goes stale and no object can contain itself.
+  struct Node {
+    int depth = 1;
+    bool nested = false;  // inside another container: frozen
+  };
+  static bool is_container(const IValue& v) {
+    return v.isTuple() || v.isList() || v.isGenericDict();
+  }
+  static c10::impl::GenericDict new_dict() {
+    return c10::impl::GenericDict(c10::AnyType::get(), c10::AnyType::get());
+  }
+  IValue made(IValue v, int depth) {
+    if (depth > kMaxDepth)
+      bad(cat("objects are nested more than ", kMaxDepth,
+              " deep (a state dict nests 3 deep; is this file hostile?)"));
+    nodes_[v.internalToPointer()] = Node{depth, false};
+    containers_.push_back(v);  // alive until the end: a freed address could be reused
+    return v;
+  }
+  // Marks `items` as nested and returns the depth of a container holding them.
+  int nest(const std::vector<IValue>& items) {
+    int depth = 1;
+    for (const auto& item : items) {
+      if (!is_container(item)) continue;
+      Node& n = nodes_.at(item.internalToPointer());
+      n.nested = true;
+      depth = std::max(depth, n.depth + 1);
+    }
+    return depth;
+  }
+  void push_tuple(std::vector<IValue> items) {
+    const int depth = nest(items);
+    stack_.push_back(made(c10::ivalue::Tuple::create(std::move(items)), depth));
+  }
+  // APPEND(S) / SETITEM(S) of `items` into `container`.
+  void grow(const IValue& container, const std::vector<IValue>& items) {
+    const int depth = nest(items);
+    Node& n = nodes_.at(container.internalToPointer());
+    if (n.nested)  // also an object appended to itself, which `nest` has just marked
+      bad("a list or dict is modified after it was put inside another object, or contains "
+          "itself (torch.save never writes that)");
+    if (depth > kMaxDepth)
+      bad(cat("objects are nested more than ", kMaxDepth,
+              " deep (a state dict nests 3 deep; is this file hostile?)"));
+    n.depth = std::max(n.depth, depth);
+  }
+
   IValue pop() {
     if (stack_.empty()) bad("stack underflow");
     IValue v = std::move(stack_.back());
@@ -228,6 +365,31 @@ class PickleReader {
       out.push_back(e.toInt());
     }
     return out;
+  }
+  // A tensor is a view of its storage: `offset` and every element it addresses lie inside the
+  // storage's `storage_numel` elements, and it has no more elements than the storage (an
+  // expanded, stride-0 view would be copied into memory that the file does not hold). Overflow-
+  // safe: sizes and strides come from the file.
+  void check_view(std::int64_t storage_numel, std::int64_t offset,
+                  const std::vector<std::int64_t>& sizes,
+                  const std::vector<std::int64_t>& strides) const {
+    if (sizes.size() > kMaxRank)
+      bad(cat("a tensor of ", sizes.size(), " dimensions (at most ", kMaxRank, ")"));
+    if (offset < 0) bad(cat("a tensor at the negative storage offset ", offset));
+    std::int64_t numel = 1, last = offset;  // `last`: the highest element index addressed
+    bool overflow = false;
+    for (std::size_t d = 0; d < sizes.size(); ++d)
+      overflow |= __builtin_mul_overflow(numel, sizes[d], &numel);
+    if (!overflow && numel > 0)
+      for (std::size_t d = 0; d < sizes.size(); ++d) {
+        std::int64_t span = 0;
+        overflow |= __builtin_mul_overflow(sizes[d] - 1, strides[d], &span);
+        overflow |= __builtin_add_overflow(last, span, &last);
+      }
+    if (overflow || numel > storage_numel || (numel > 0 && last >= storage_numel))
+      bad(cat("a tensor view (offset ", offset, ", sizes ", c10::IntArrayRef(sizes), ", strides ",
+              c10::IntArrayRef(strides), ") does not fit in its storage of ", storage_numel,
+              " elements"));
   }
   static at::ScalarType storage_type(const std::string& global) {
 #define PKD_STORAGE_TYPE(_, name) \
@@ -264,14 +426,13 @@ class PickleReader {
   IValue reduce(const std::string& global, const IValue& args) {
     if (!args.isTuple()) bad("REDUCE arguments are not a tuple");
     const auto& a = args.toTupleRef().elements();
-    if (global == "collections.OrderedDict")
-      return c10::impl::GenericDict(c10::AnyType::get(), c10::AnyType::get());
+    if (global == "collections.OrderedDict") return made(new_dict(), 1);
     if (global == "torch._utils._rebuild_tensor_v2") {  // (storage, offset, size, stride, ...)
       if (a.size() < 4 || !a[0].isTensor() || !a[1].isInt()) bad("malformed _rebuild_tensor_v2");
       const at::Tensor& storage = a[0].toTensor();
       auto sizes = ints(a[2]), strides = ints(a[3]);
       if (sizes.size() != strides.size()) bad("a tensor's size and stride differ in rank");
-      // set_ checks that the view fits inside the storage.
+      check_view(storage.numel(), a[1].toInt(), sizes, strides);
       return at::empty({0}, storage.options())
           .set_(storage.storage(), a[1].toInt(), sizes, strides);
     }
@@ -290,6 +451,8 @@ class PickleReader {
   std::vector<std::size_t> marks_;
   std::unordered_map<std::uint32_t, IValue> memo_;
   std::unordered_map<std::string, at::Tensor> storages_;
+  std::unordered_map<const void*, Node> nodes_;  // by the container's address
+  std::vector<IValue> containers_;
 };
 
 }  // namespace
@@ -321,6 +484,7 @@ std::vector<std::pair<std::string, at::Tensor>> read_torch_bin(const std::string
     case TorchBinFormat::zip:
       break;
   }
+  check_zip_record_sizes(path);
   try {
     caffe2::serialize::PyTorchStreamReader zip(path);
     if (zip.hasRecord("byteorder")) {

@@ -5,8 +5,17 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "shards/json_fields.h"
+#include "shards/manifest.h"
 
 namespace pkd::shards {
+namespace {
+
+// Bounds on counts read from files, checked before anything is sized by them.
+constexpr std::int64_t kMaxLayers = 1024, kMaxHidden = 1 << 16, kMaxLabels = 1 << 16;
+constexpr std::int64_t kMaxExamples = std::int64_t{1} << 40;
+
+}  // namespace
 
 std::string FeatureFingerprint::differences(const FeatureFingerprint& o) const {
   std::vector<std::string> d;
@@ -22,9 +31,10 @@ void write_feature_manifest(const std::string& dir, const FeatureManifest& m) {
   for (const auto& s : m.shards)
     shards.push_back({{"file", s.file},
                       {"num_examples", s.num_examples},
-                      {"token_shard_sha256", s.token_shard_sha256}});
+                      {"token_shard_sha256", s.token_shard_sha256},
+                      {"sha256", s.sha256}});
   nlohmann::json j = {{"format", kFeatureManifestFormat},
-                      {"format_version", kFeatureShardVersion},
+                      {"format_version", kFeatureManifestVersion},
                       {"teacher_dir", m.teacher_dir},
                       {"teacher_config_sha256", m.teacher_config_sha256},
                       {"teacher_weights_sha256", m.teacher_weights_sha256},
@@ -47,26 +57,42 @@ FeatureManifest read_feature_manifest(const std::string& dir) {
     fail("'", path, "' does not exist: '", dir, "' is not a complete `pkd cache-teacher` output");
   FeatureManifest m;
   try {
-    auto j = nlohmann::json::parse(read_file(path));
-    if (j.value("format", "") != kFeatureManifestFormat)
-      fail("'", path, "' is not a pkd feature manifest (format '", j.value("format", ""), "')");
-    if (j.at("format_version").get<std::int64_t>() != kFeatureShardVersion)
-      fail("'", path, "' has format_version ", j.at("format_version").dump(), ", this pkd reads ",
-           kFeatureShardVersion);
-    m.teacher_dir = j.at("teacher_dir");
-    m.teacher_config_sha256 = j.at("teacher_config_sha256");
-    m.teacher_weights_sha256 = j.at("teacher_weights_sha256");
-    m.token_dir = j.at("token_dir");
-    m.token_settings = j.at("token_settings").dump();
-    m.num_layers = j.at("num_layers");
-    m.hidden_size = j.at("hidden_size");
-    m.num_labels = j.at("num_labels");
-    m.num_examples = j.at("num_examples");
-    m.dtype = j.at("dtype");
-    m.tool_version = j.at("tool_version");
-    m.created_utc = j.at("created_utc");
-    for (const auto& s : j.at("shards"))
-      m.shards.push_back({s.at("file"), s.at("num_examples"), s.at("token_shard_sha256")});
+    const auto doc = nlohmann::json::parse(read_file(path));
+    const JsonFields j(doc, path);
+    if (j.json().value("format", "") != kFeatureManifestFormat)
+      fail("'", path, "' is not a pkd feature manifest (format '", j.json().value("format", ""),
+           "')");
+    if (const auto v = j.count("format_version", 0, 1 << 20); v != kFeatureManifestVersion)
+      fail("'", path, "' has format_version ", v, ", this pkd reads ", kFeatureManifestVersion,
+           v < kFeatureManifestVersion ? " (older manifests lack the shards' checksums): " : ": ",
+           "re-run `pkd cache-teacher --overwrite` with this pkd");
+    m.teacher_dir = j.text("teacher_dir");
+    m.teacher_config_sha256 = j.sha256("teacher_config_sha256");
+    m.teacher_weights_sha256 = j.sha256("teacher_weights_sha256");
+    m.token_dir = j.text("token_dir");
+    m.token_settings = j.json().at("token_settings").dump();
+    m.num_layers = j.count("num_layers", 1, kMaxLayers);
+    m.hidden_size = j.count("hidden_size", 1, kMaxHidden);
+    m.num_labels = j.count("num_labels", 1, kMaxLabels);
+    m.num_examples = j.count("num_examples", 0, kMaxExamples);
+    m.dtype = j.text("dtype");
+    if (m.dtype != "float16" && m.dtype != "float32")
+      fail("'", path, "': dtype is '", m.dtype, "', expected float16 or float32");
+    m.tool_version = j.text("tool_version");
+    m.created_utc = j.text("created_utc");
+    std::int64_t total = 0;
+    for (const auto& entry : j.json().at("shards")) {
+      const JsonFields s(entry, cat(path, " shards[", m.shards.size(), "]"));
+      FeatureManifestShard shard{s.text("file"), s.count("num_examples", 0, kMaxExamples),
+                                 s.sha256("token_shard_sha256"), s.sha256("sha256")};
+      if (shard.file != shard_file_name(static_cast<std::int64_t>(m.shards.size())))
+        fail("'", path, "': shard ", m.shards.size(), " is '", shard.file, "', expected '",
+             shard_file_name(static_cast<std::int64_t>(m.shards.size())), "'");
+      total += shard.num_examples;
+      m.shards.push_back(std::move(shard));
+    }
+    if (total != m.num_examples)
+      fail("'", path, "' says num_examples = ", m.num_examples, " but its shards hold ", total);
   } catch (const nlohmann::json::exception& e) {
     fail("'", path, "' is not a valid feature manifest: ", e.what());
   }
@@ -104,34 +130,49 @@ void write_feature_shard(const std::string& path, const FeatureShard& s) {
   });
 }
 
-FeatureShardHeader read_feature_shard_header(const std::string& path) {
-  h5::File f = h5::File::open_read(path);
+FeatureShardHeader read_feature_shard_header(const h5::File& f) {
+  const std::string& path = f.path();
   if (!f.has_attr("format") || f.attr_string("format") != kFeatureShardFormat)
     fail("'", path, "' is not a pkd teacher-feature shard (expected attribute format = '",
          kFeatureShardFormat, "')");
   if (f.attr_int("format_version") != kFeatureShardVersion)
     fail("'", path, "' is feature shard format version ", f.attr_int("format_version"),
          "; this pkd reads version ", kFeatureShardVersion, ": re-run `pkd cache-teacher`");
+  auto count = [&](const char* name, std::int64_t lo, std::int64_t hi) {
+    const std::int64_t v = f.attr_int(name);
+    if (v < lo || v > hi)
+      fail("'", path, "': attribute ", name, " = ", v, ", expected ", lo, "..", hi,
+           ": the file is damaged or not written by pkd");
+    return v;
+  };
   FeatureShardHeader h;
   h.fingerprint = {f.attr_string("teacher_config_sha256"), f.attr_string("teacher_weights_sha256"),
                    f.attr_string("token_shard_sha256"), f.attr_string("token_settings")};
   h.teacher_dir = f.attr_string("teacher_dir");
   h.token_shard_file = f.attr_string("token_shard_file");
-  h.num_examples = f.attr_int("num_examples");
-  h.num_layers = f.attr_int("num_layers");
-  h.hidden_size = f.attr_int("hidden_size");
-  h.num_labels = f.attr_int("num_labels");
+  h.num_examples = count("num_examples", 0, kMaxExamples);
+  h.num_layers = count("num_layers", 1, kMaxLayers);
+  h.hidden_size = count("hidden_size", 1, kMaxHidden);
+  h.num_labels = count("num_labels", 1, kMaxLabels);
   h.dtype = f.attr_string("dtype");
   h.tool_version = f.attr_string("tool_version");
   h.created_utc = f.attr_string("created_utc");
   return h;
 }
 
+FeatureShardHeader read_feature_shard_header(const std::string& path) {
+  return read_feature_shard_header(h5::File::open_read(path));
+}
+
 FeatureShard read_feature_shard(const std::string& path, const std::vector<std::int64_t>& layers) {
+  return read_feature_shard(h5::File::open_read(path), layers);
+}
+
+FeatureShard read_feature_shard(const h5::File& f, const std::vector<std::int64_t>& layers) {
+  const std::string& path = f.path();
   FeatureShard s;
-  s.header = read_feature_shard_header(path);
+  s.header = read_feature_shard_header(f);
   const FeatureShardHeader& h = s.header;
-  h5::File f = h5::File::open_read(path);
   auto expect_dims = [&](const char* name, const std::vector<std::int64_t>& want) {
     auto got = f.dataset_info(name).dims;
     auto text = [](const std::vector<std::int64_t>& d) {

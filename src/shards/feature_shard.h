@@ -14,6 +14,8 @@ namespace pkd::shards {
 inline constexpr const char* kFeatureShardFormat = "pkd.feature_shard";
 inline constexpr std::int64_t kFeatureShardVersion = 1;
 inline constexpr const char* kFeatureManifestFormat = "pkd.feature_manifest";
+// Version 2 records each feature shard's sha256 (verified before use, shards/verify.h).
+inline constexpr std::int64_t kFeatureManifestVersion = 2;
 
 // Identifies what the features were computed from; a reader (distillation) checks it.
 struct FeatureFingerprint {
@@ -54,6 +56,7 @@ struct FeatureManifestShard {
   std::string file;  // same name as the token shard
   std::int64_t num_examples = 0;
   std::string token_shard_sha256;
+  std::string sha256;  // of the feature shard file
 };
 
 struct FeatureManifest {
@@ -65,11 +68,18 @@ struct FeatureManifest {
 };
 
 void write_feature_manifest(const std::string& dir, const FeatureManifest& manifest);
+// Checks the format, every count and name, and the totals against the shards' entries.
 FeatureManifest read_feature_manifest(const std::string& dir);
 
 void write_feature_shard(const std::string& path, const FeatureShard& shard);
+// Attributes, with every count within sane bounds.
+FeatureShardHeader read_feature_shard_header(const h5::File& file);
+// `layers` selects rows of cls_hidden (empty = all), so distillation keeps only what it needs.
+// Dataset shapes and types are checked against the attributes before anything is read.
+FeatureShard read_feature_shard(const h5::File& file, const std::vector<std::int64_t>& layers = {});
+// From a path, unverified: for cache-teacher's own output before its manifest exists. Shards of
+// a feature split are read through shards/verify.h.
 FeatureShardHeader read_feature_shard_header(const std::string& path);
-// `layers` selects rows of cls_hidden (empty = all), so distillation reads only what it needs.
 FeatureShard read_feature_shard(const std::string& path,
                                 const std::vector<std::int64_t>& layers = {});
 

@@ -3,6 +3,8 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <limits>
 #include <utility>
 
 #include "core/error.h"
@@ -11,27 +13,46 @@
 namespace pkd::h5 {
 namespace {
 
-// HDF5's error stack as one line: the innermost descriptions first.
+// HDF5's error stack as one short line: the operating system's error when HDF5 reports one (a
+// full disk reads "No space left on device (errno 28)", not forty lines of cache internals),
+// else the first distinct descriptions, innermost first.
 std::string error_stack() {
-  std::string text;
+  std::vector<std::string> descriptions;
   H5Ewalk2(
       H5E_DEFAULT, H5E_WALK_DOWNWARD,
       [](unsigned, const H5E_error2_t* e, void* out) -> herr_t {
-        auto* s = static_cast<std::string*>(out);
-        if (e->desc && *e->desc) {
-          if (!s->empty()) *s += "; ";
-          *s += e->desc;
-        }
+        auto* all = static_cast<std::vector<std::string>*>(out);
+        if (e->desc && *e->desc && std::find(all->begin(), all->end(), e->desc) == all->end())
+          all->push_back(e->desc);
         return 0;
       },
-      &text);
+      &descriptions);
   H5Eclear2(H5E_DEFAULT);
-  return text.empty() ? "no HDF5 error details" : text;
+  for (const auto& d : descriptions) {
+    const auto at = d.find("error message = '");
+    if (at == std::string::npos) continue;
+    const auto begin = at + 17, end = d.find('\'', begin);
+    const auto errno_at = d.find("errno = ");
+    std::string system =
+        d.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+    if (errno_at != std::string::npos)
+      system += " (errno " + d.substr(errno_at + 8, d.find(',', errno_at) - errno_at - 8) + ")";
+    return system;
+  }
+  if (descriptions.empty()) return "no HDF5 error details";
+  if (descriptions.size() > 3) descriptions.resize(3);
+  std::string text;
+  for (const auto& d : descriptions) text += (text.empty() ? "" : "; ") + d;
+  return text;
 }
 
-// HDF5 prints its error stack to stderr by default; pkd reports errors itself.
+// Called before any other HDF5 call. HDF5 prints its error stack to stderr by default; pkd
+// reports errors itself. And HDF5 must not run its atexit clean-up: after a failed H5Fclose (a
+// full disk) HDF5 1.10 keeps the half-closed file and its clean-up at exit dereferences it
+// (SIGSEGV in H5F__close_cb). pkd closes every object itself (RAII), so nothing is lost.
 void silence_hdf5() {
   static const bool once = [] {
+    H5dont_atexit();
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     return true;
   }();
@@ -151,14 +172,67 @@ File File::open_read(const std::string& path) {
   return File(id, path);
 }
 
+namespace {
+
+// HDF5's core (in-memory) driver over a caller's buffer, read-only and without copying it: its
+// "allocation" of the image is the buffer itself and "copying" the image onto itself is nothing.
+// (What H5LTopen_file_image does with DONT_COPY, without the hl library's per-call leak.) The
+// udata is the std::string holding the bytes; File::image_ keeps it alive until the file closes.
+void* image_malloc(std::size_t size, H5FD_file_image_op_t, void* udata) {
+  auto* bytes = static_cast<std::string*>(udata);
+  return size == bytes->size() ? bytes->data() : nullptr;
+}
+void* image_memcpy(void* dest, const void* src, std::size_t size, H5FD_file_image_op_t, void*) {
+  if (dest != src) std::memcpy(dest, src, size);
+  return dest;
+}
+void* image_realloc(void*, std::size_t, H5FD_file_image_op_t, void*) {
+  return nullptr;  // the image is read-only: never grown
+}
+herr_t image_free(void*, H5FD_file_image_op_t, void*) {
+  return 0;  // owned by File::image_
+}
+void* udata_copy(void* udata) {
+  return udata;
+}
+herr_t udata_free(void*) {
+  return 0;
+}
+
+}  // namespace
+
+File File::open_image(const std::string& name, std::shared_ptr<const std::string> bytes) {
+  silence_hdf5();
+  if (!bytes || bytes->empty()) fail("'", name, "' is empty: not an HDF5 file");
+  H5FD_file_image_callbacks_t callbacks{image_malloc, image_memcpy, image_realloc, image_free,
+                                        udata_copy,   udata_free,   nullptr};
+  // HDF5 only reads through the pointer (read-only open); the callbacks' signatures are not const.
+  callbacks.udata = const_cast<std::string*>(bytes.get());
+  Id fapl(PKD_H5_CHECK(H5Pcreate(H5P_FILE_ACCESS), "file access properties"), H5Pclose);
+  PKD_H5_CHECK(H5Pset_fapl_core(fapl, 1 << 20, /*backing_store=*/false), "the core driver");
+  PKD_H5_CHECK(H5Pset_file_image_callbacks(fapl, &callbacks), "file image callbacks");
+  PKD_H5_CHECK(H5Pset_file_image(fapl, const_cast<char*>(bytes->data()), bytes->size()),
+               "the file image of '", name, "'");
+  // The core driver refuses to open an image under the name of a file that exists on disk: the
+  // name it is given is one that cannot exist (a path below /dev/null); messages use `name`.
+  hid_t id = H5Fopen("/dev/null/pkd-file-image", H5F_ACC_RDONLY, fapl);
+  if (id < 0)
+    fail("'", name,
+         "' is not a readable HDF5 file (truncated, or another format): ", error_stack());
+  return File(id, name, std::move(bytes));
+}
+
 File::File(File&& other) noexcept
-    : id_(std::exchange(other.id_, -1)), path_(std::move(other.path_)) {}
+    : id_(std::exchange(other.id_, -1)),
+      path_(std::move(other.path_)),
+      image_(std::move(other.image_)) {}
 
 File& File::operator=(File&& other) noexcept {
   if (this != &other) {
     if (id_ >= 0) H5Fclose(id_);
     id_ = std::exchange(other.id_, -1);
     path_ = std::move(other.path_);
+    image_ = std::move(other.image_);
   }
   return *this;
 }
@@ -244,6 +318,14 @@ OpenAttr open_attr(hid_t file, const std::string& path, const std::string& name)
                             name, "' of '", path, "'");
   Id space(H5Aget_space(attr), H5Sclose);
   hssize_t n = H5Sget_simple_extent_npoints(space);
+  // pkd's attributes are scalars and short lists (a length histogram has max_seq_length + 1
+  // entries): a count beyond this is damage, refused before a buffer is sized by it.
+  constexpr hssize_t kMaxAttrElements = 1 << 20;
+  if (n < 0 || n > kMaxAttrElements) {
+    H5Aclose(attr);
+    fail("attribute '", name, "' of '", path, "' claims ", n, " elements (expected at most ",
+         kMaxAttrElements, "): the file is damaged");
+  }
   return {attr, static_cast<std::int64_t>(n)};
 }
 
@@ -351,9 +433,17 @@ DatasetInfo File::dataset_info(const std::string& name) const {
   if (rank < 0 || rank > 8) fail("dataset '", name, "' in '", path_, "' has an unsupported rank");
   std::vector<hsize_t> hdims(static_cast<std::size_t>(rank));
   H5Sget_simple_extent_dims(space, hdims.data(), nullptr);
-  std::vector<std::int64_t> dims(hdims.begin(), hdims.end());
+  // Products of unverified dimensions must not overflow: each factor is bounded first.
+  constexpr hsize_t kMaxElements = hsize_t{1} << 48;
+  std::vector<std::int64_t> dims;
   std::int64_t n = 1;
-  for (auto d : dims) n *= d;
+  for (hsize_t d : hdims) {
+    if (d > kMaxElements || (d > 0 && static_cast<hsize_t>(n) > kMaxElements / d))
+      fail("dataset '", name, "' in '", path_, "' claims more than 2^48 elements: the file is ",
+           "damaged");
+    dims.push_back(static_cast<std::int64_t>(d));
+    n *= static_cast<std::int64_t>(d);
+  }
   Id type(H5Dget_type(dset), H5Tclose);
   H5T_class_t cls = H5Tget_class(type);
   std::size_t size = H5Tget_size(type);
@@ -367,16 +457,57 @@ DatasetInfo File::dataset_info(const std::string& name) const {
   return {t, dims, n};
 }
 
+// zlib's best case is about 1032:1 (a long run of one byte), so a deflated dataset cannot hold
+// more bytes than this many times its stored size.
+constexpr std::int64_t kMaxDeflateRatio = 1100;
+
+std::int64_t File::checked_length(const std::string& name, const DatasetInfo& info) const {
+  Id dset(PKD_H5_CHECK(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), "cannot open dataset '", name,
+                       "' in '", path_, "'"),
+          H5Dclose);
+  Id type(H5Dget_type(dset), H5Tclose);
+  Id dcpl(H5Dget_create_plist(dset), H5Pclose);
+  bool deflated = false;
+  const int filters = H5Pget_nfilters(dcpl);
+  for (int i = 0; i < filters; ++i) {
+    unsigned flags = 0;
+    std::size_t nelmts = 0;
+    if (H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &nelmts, nullptr, 0, nullptr,
+                       nullptr) == H5Z_FILTER_DEFLATE)
+      deflated = true;
+  }
+  std::int64_t file_size = 0;
+  if (image_) {
+    file_size = static_cast<std::int64_t>(image_->size());
+  } else {
+    std::error_code ec;
+    file_size = static_cast<std::int64_t>(std::filesystem::file_size(path_, ec));
+    if (ec) fail("cannot stat '", path_, "': ", ec.message());
+  }
+  const auto stored =
+      std::min<std::int64_t>(static_cast<std::int64_t>(H5Dget_storage_size(dset)), file_size);
+  const auto element = static_cast<std::int64_t>(H5Tget_size(type));
+  const std::int64_t limit = deflated ? stored * kMaxDeflateRatio : stored;
+  if (element <= 0 || info.length > (limit + element - 1) / element)
+    fail("dataset '", name, "' in '", path_, "' claims ", info.length, " elements of ", element,
+         " bytes, but its stored data (", stored, " bytes", deflated ? ", deflated" : "",
+         ") cannot hold them: the file is damaged");
+  return info.length;
+}
+
 template <class T>
 std::vector<T> File::read(const std::string& name, std::int64_t start, std::int64_t count) const {
   DatasetInfo info = dataset_info(name);
+  checked_length(name, info);
   if (count < 0) count = info.length - start;
   if (start < 0 || count < 0 || start + count > info.length)
     fail("cannot read [", start, ", ", start + count, ") of dataset '", name, "' in '", path_,
          "': it has ", info.length, " elements");
   std::vector<T> out(static_cast<std::size_t>(count));
   if (count == 0) return out;
-  Id dset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
+  Id dset(PKD_H5_CHECK(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), "cannot open dataset '", name,
+                       "' in '", path_, "'"),
+          H5Dclose);
   if (start == 0 && count == info.length) {
     PKD_H5_CHECK(H5Dread(dset, native(type_of<T>()), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()),
                  "cannot read dataset '", name, "' of '", path_, "' (corrupted file?)");

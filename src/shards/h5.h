@@ -4,6 +4,7 @@
 // types stay out of this header.
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,10 @@ class File {
   static File create(const std::string& path);
   // Opens an existing file read-only; a missing, truncated or non-HDF5 file is a clear Error.
   static File open_read(const std::string& path);
+  // Opens a file image held in memory (HDF5's core driver, no copy): the bytes a caller has
+  // already checked (shards/verify.h), so that what HDF5 parses is exactly what was hashed.
+  // `name` is the file the bytes came from, for messages.
+  static File open_image(const std::string& name, std::shared_ptr<const std::string> bytes);
 
   File(File&& other) noexcept;
   File& operator=(File&& other) noexcept;
@@ -98,9 +103,14 @@ class File {
                       std::int64_t count = -1) const;
 
  private:
-  File(std::int64_t id, std::string path) : id_(id), path_(std::move(path)) {}
+  File(std::int64_t id, std::string path, std::shared_ptr<const std::string> image = nullptr)
+      : id_(id), path_(std::move(path)), image_(std::move(image)) {}
+  // Dimensions of `name` checked against the bytes that store it (no allocation sized by
+  // unverified metadata); returns the element count.
+  std::int64_t checked_length(const std::string& name, const DatasetInfo& info) const;
   std::int64_t id_ = -1;  // hid_t
   std::string path_;
+  std::shared_ptr<const std::string> image_;  // open_image's bytes: outlive the HDF5 file id
 };
 
 }  // namespace pkd::h5

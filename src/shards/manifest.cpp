@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "shards/json_fields.h"
 
 namespace pkd::shards {
 using nlohmann::json;
@@ -52,29 +53,62 @@ TokenManifest read_manifest(const std::string& split_dir) {
     fail("'", path, "' does not exist: '", split_dir,
          "' is not a complete `pkd tokenize` split "
          "directory (the manifest is written last; was the run interrupted?)");
+  // Bounds on counts, checked before anything is sized by them.
+  constexpr std::int64_t kMax = std::int64_t{1} << 40;
   TokenManifest m;
   try {
-    json j = json::parse(read_file(path));
-    if (j.value("format", "") != kManifestFormat)
-      fail("'", path, "' is not a pkd token manifest (format '", j.value("format", ""), "')");
-    if (j.at("format_version").get<std::int64_t>() != kManifestVersion)
-      fail("'", path, "' has format_version ", j.at("format_version").dump(), ", this pkd reads ",
-           kManifestVersion);
-    m.task = j.at("task");
-    m.split = j.at("split");
-    m.tool_version = j.at("tool_version");
-    m.created_utc = j.at("created_utc");
+    const auto doc = json::parse(read_file(path));
+    const JsonFields j(doc, path);
+    if (doc.value("format", "") != kManifestFormat)
+      fail("'", path, "' is not a pkd token manifest (format '", doc.value("format", ""), "')");
+    if (const auto v = j.count("format_version", 0, 1 << 20); v != kManifestVersion)
+      fail("'", path, "' has format_version ", v, ", this pkd reads ", kManifestVersion);
+    m.task = j.text("task");
+    m.split = j.text("split");
+    m.tool_version = j.text("tool_version");
+    m.created_utc = j.text("created_utc");
+    if (!j.at("settings").is_object()) fail("'", path, "': \"settings\" is not an object");
     m.settings_json = j.at("settings").dump();
     m.label_names = j.at("label_names").get<std::vector<std::string>>();
-    m.regression = j.at("regression");
-    m.num_examples = j.at("num_examples");
-    m.num_tokens = j.at("num_tokens");
-    m.num_truncated = j.at("num_truncated");
+    m.regression = j.flag("regression");
+    m.num_examples = j.count("num_examples", 0, kMax);
+    m.num_tokens = j.count("num_tokens", 0, kMax);
+    m.num_truncated = j.count("num_truncated", 0, m.num_examples);
     m.skipped_lines = j.at("skipped_lines").get<std::vector<std::int64_t>>();
     m.length_histogram = j.at("length_histogram").get<std::vector<std::int64_t>>();
-    for (const auto& s : j.at("shards"))
-      m.shards.push_back({s.at("file"), s.at("num_examples"), s.at("num_tokens"),
-                          s.at("first_example"), s.at("sha256")});
+    const auto num_shards = j.count("num_shards", 0, kMax);
+    // Each entry names the file it must be (no path can leave the split directory) and starts
+    // where the previous one ended; the entries add up to the split's totals.
+    std::int64_t examples = 0, tokens = 0;
+    for (const auto& entry : j.at("shards")) {
+      const auto i = static_cast<std::int64_t>(m.shards.size());
+      const JsonFields s(entry, cat(path, " shards[", i, "]"));
+      ManifestShard shard{s.text("file"), s.count("num_examples", 0, kMax),
+                          s.count("num_tokens", 0, kMax), s.count("first_example", 0, kMax),
+                          s.sha256("sha256")};
+      if (shard.file != shard_file_name(i))
+        fail("'", path, "': shard ", i, " is '", shard.file, "', expected '", shard_file_name(i),
+             "'");
+      if (shard.first_example != examples)
+        fail("'", path, "': shard ", i, " starts at example ", shard.first_example, ", expected ",
+             examples, " (where shard ", i - 1, " ends)");
+      examples += shard.num_examples;
+      tokens += shard.num_tokens;
+      m.shards.push_back(std::move(shard));
+    }
+    auto total = [&](const char* key, std::int64_t said, std::int64_t sum) {
+      if (said != sum)
+        fail("'", path, "' says ", key, " = ", said, " but its shard entries add up to ", sum);
+    };
+    total("num_shards", num_shards, static_cast<std::int64_t>(m.shards.size()));
+    total("num_examples", m.num_examples, examples);
+    total("num_tokens", m.num_tokens, tokens);
+    std::int64_t histogram = 0;
+    for (auto c : m.length_histogram) {
+      if (c < 0 || c > kMax) fail("'", path, "': length_histogram has a count of ", c);
+      histogram += c;
+    }
+    if (!m.length_histogram.empty()) total("num_examples", m.num_examples, histogram);
   } catch (const json::exception& e) {
     fail("'", path, "' is not a valid manifest: ", e.what());
   }

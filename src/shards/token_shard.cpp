@@ -57,8 +57,25 @@ void write_token_shard(const std::string& path, const TokenShard& s) {
   });
 }
 
-TokenShardHeader read_token_shard_header(const std::string& path) {
-  h5::File f = h5::File::open_read(path);
+namespace {
+
+// Bounds on header counts, checked before anything is sized by them. Generous: BERT's positions
+// are 512, the largest vocabularies in use ~250k.
+constexpr std::int64_t kMaxSeqLength = 1 << 16;
+constexpr std::int64_t kMaxVocab = 1 << 24;
+
+std::int64_t count_attr(const h5::File& f, const char* name, std::int64_t lo, std::int64_t hi) {
+  const std::int64_t v = f.attr_int(name);
+  if (v < lo || v > hi)
+    fail("'", f.path(), "': attribute ", name, " = ", v, ", expected ", lo, "..", hi,
+         ": the file is damaged or not written by pkd");
+  return v;
+}
+
+}  // namespace
+
+TokenShardHeader read_token_shard_header(const h5::File& f) {
+  const std::string& path = f.path();
   if (!f.has_attr("format") || f.attr_string("format") != kTokenShardFormat)
     fail("'", path, "' is not a pkd token shard (attribute format = '",
          f.has_attr("format") ? f.attr_string("format") : "", "', expected '", kTokenShardFormat,
@@ -74,41 +91,54 @@ TokenShardHeader read_token_shard_header(const std::string& path) {
   h.regression = f.attr_int("regression") != 0;
   h.settings_json = f.attr_string("settings");
   h.vocab_sha256 = f.attr_string("vocab_sha256");
-  h.vocab_size = f.attr_int("vocab_size");
+  h.vocab_size = count_attr(f, "vocab_size", 1, kMaxVocab);
   h.do_lower_case = f.attr_int("do_lower_case") != 0;
   h.strip_accents = f.attr_int("strip_accents") != 0;
-  h.max_seq_length = f.attr_int("max_seq_length");
+  h.max_seq_length = count_attr(f, "max_seq_length", 3, kMaxSeqLength);
   h.truncation_rule = f.attr_string("truncation_rule");
   h.source_file = f.attr_string("source_file");
   h.source_sha256 = f.attr_string("source_sha256");
-  h.shard_index = f.attr_int("shard_index");
-  h.first_example = f.attr_int("first_example");
-  h.num_examples = f.attr_int("num_examples");
-  h.num_tokens = f.attr_int("num_tokens");
-  h.num_truncated = f.attr_int("num_truncated");
+  h.shard_index = count_attr(f, "shard_index", 0, std::int64_t{1} << 40);
+  h.first_example = count_attr(f, "first_example", 0, std::int64_t{1} << 40);
+  h.num_examples = count_attr(f, "num_examples", 0, std::int64_t{1} << 40);
+  h.num_tokens = count_attr(f, "num_tokens", 2 * h.num_examples, h.num_examples * h.max_seq_length);
+  h.num_truncated = count_attr(f, "num_truncated", 0, h.num_examples);
   h.length_histogram = f.attr_ints("length_histogram");
+  if (h.length_histogram.size() != static_cast<std::size_t>(h.max_seq_length) + 1)
+    fail("'", path, "': attribute length_histogram has ", h.length_histogram.size(),
+         " entries, expected max_seq_length + 1 = ", h.max_seq_length + 1);
   h.tool_version = f.attr_string("tool_version");
   h.created_utc = f.attr_string("created_utc");
   return h;
 }
 
-std::vector<std::int64_t> read_token_shard_lengths(const std::string& path) {
-  const TokenShardHeader h = read_token_shard_header(path);
-  const auto offsets = h5::File::open_read(path).read<std::int64_t>("offsets");
-  if (offsets.size() != static_cast<std::size_t>(h.num_examples) + 1)
-    fail("'", path, "': dataset offsets has ", offsets.size(), " elements, expected ",
-         h.num_examples + 1, " (attribute num_examples)");
-  std::vector<std::int64_t> lengths;
-  for (std::size_t k = 0; k + 1 < offsets.size(); ++k)
-    lengths.push_back(offsets[k + 1] - offsets[k]);
-  return lengths;
+TokenShardHeader read_token_shard_header(const std::string& path) {
+  return read_token_shard_header(h5::File::open_read(path));
 }
 
 TokenShard read_token_shard(const std::string& path) {
+  return read_token_shard(h5::File::open_read(path));
+}
+
+TokenShard read_token_shard(const h5::File& f) {
+  const std::string& path = f.path();
   TokenShard s;
-  s.header = read_token_shard_header(path);
+  s.header = read_token_shard_header(f);
   const TokenShardHeader& h = s.header;
-  h5::File f = h5::File::open_read(path);
+  const auto n = static_cast<std::size_t>(h.num_examples);
+  const auto t = static_cast<std::size_t>(h.num_tokens);
+  // Shapes first: nothing is allocated for a dataset that disagrees with the attributes.
+  auto expect = [&](const char* name, std::size_t want) {
+    const auto got = f.dataset_info(name).length;
+    if (got != static_cast<std::int64_t>(want))
+      fail("'", path, "': dataset ", name, " has ", got, " elements, expected ", want,
+           " (attributes num_examples=", n, ", num_tokens=", t, ")");
+  };
+  expect("input_ids", t);
+  expect("token_type_ids", t);
+  expect("offsets", n + 1);
+  expect("labels", n);
+  expect("example_ids", n);
   s.input_ids = f.read<std::int32_t>("input_ids");
   s.token_type_ids = f.read<std::int8_t>("token_type_ids");
   s.offsets = f.read<std::int64_t>("offsets");
@@ -118,18 +148,6 @@ TokenShard read_token_shard(const std::string& path) {
     s.labels = f.read<std::int64_t>("labels");
   s.example_ids = f.read<std::int64_t>("example_ids");
 
-  const auto n = static_cast<std::size_t>(h.num_examples);
-  const auto t = static_cast<std::size_t>(h.num_tokens);
-  auto expect = [&](const char* name, std::size_t got, std::size_t want) {
-    if (got != want)
-      fail("'", path, "': dataset ", name, " has ", got, " elements, expected ", want,
-           " (attributes num_examples=", n, ", num_tokens=", t, ")");
-  };
-  expect("input_ids", s.input_ids.size(), t);
-  expect("token_type_ids", s.token_type_ids.size(), t);
-  expect("offsets", s.offsets.size(), n + 1);
-  expect("labels", h.regression ? s.scores.size() : s.labels.size(), n);
-  expect("example_ids", s.example_ids.size(), n);
   if (s.offsets[0] != 0 || s.offsets[n] != static_cast<std::int64_t>(t))
     fail("'", path, "': offsets must start at 0 and end at num_tokens=", t);
   for (std::size_t k = 0; k < n; ++k) {
@@ -139,7 +157,16 @@ TokenShard read_token_shard(const std::string& path) {
     if (!h.regression &&
         (s.labels[k] < -1 || s.labels[k] >= static_cast<std::int64_t>(h.label_names.size())))
       fail("'", path, "': example ", k, " has label ", s.labels[k], ", expected -1..",
-           h.label_names.size() - 1);
+           static_cast<std::int64_t>(h.label_names.size()) - 1);
+    if (h.regression && std::isinf(s.scores[k]))
+      fail("'", path, "': example ", k, " has score ", s.scores[k],
+           ", expected a finite number (NaN = unlabeled)");
+    // Example ids are source data rows in file order: increasing, and never before the
+    // example's position in the split (skipped rows only move them later).
+    const std::int64_t floor = k == 0 ? h.first_example : s.example_ids[k - 1] + 1;
+    if (s.example_ids[k] < floor)
+      fail("'", path, "': example ", k, " has example id ", s.example_ids[k],
+           ", expected >= ", floor, " (ids are increasing source rows)");
   }
   for (std::size_t i = 0; i < t; ++i) {
     if (s.input_ids[i] < 0 || s.input_ids[i] >= h.vocab_size)

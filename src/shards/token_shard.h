@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "shards/h5.h"
+
 namespace pkd::shards {
 
 inline constexpr const char* kTokenShardFormat = "pkd.token_shard";
@@ -44,11 +46,14 @@ struct TokenShard {
 
 // Writes to a temporary name beside `path` and renames it into place when complete.
 void write_token_shard(const std::string& path, const TokenShard& shard);
-// Attributes only (cheap): checks the format name and version.
+// Attributes only: the format name and version, and every count within sane bounds.
+TokenShardHeader read_token_shard_header(const h5::File& file);
+// Everything, with consistency checks (dataset shapes against the attributes before reading,
+// lengths, offsets, token/label ranges, increasing example ids).
+TokenShard read_token_shard(const h5::File& file);
+// The same from a path, unverified: for a shard no manifest lists yet (tokenize's own partial
+// output). Shards of a split are read through shards/verify.h.
 TokenShardHeader read_token_shard_header(const std::string& path);
-// The token count of every example (from the offsets alone: cheap enough to index a split).
-std::vector<std::int64_t> read_token_shard_lengths(const std::string& path);
-// Everything, with consistency checks (lengths, offsets, id and label ranges).
 TokenShard read_token_shard(const std::string& path);
 
 // UTC time as ISO 8601, for created_utc attributes.

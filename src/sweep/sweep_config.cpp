@@ -19,8 +19,12 @@ void StageResources::validate(const std::string& where) const {
   if (nodes < 1) usage_fail(where, ".nodes must be at least 1, got ", nodes);
   if (ntasks_per_node < 1)
     usage_fail(where, ".ntasks_per_node must be at least 1, got ", ntasks_per_node);
-  if (cpus_per_task < 1)
-    usage_fail(where, ".cpus_per_task must be at least 1, got ", cpus_per_task);
+  // The job scripts pass cpus_per_task as runtime.intra_op_threads, which is at most 1024
+  // (model/runtime.h): refused here, before submission, rather than in every job.
+  if (cpus_per_task < 1 || cpus_per_task > 1024)
+    usage_fail(where,
+               ".cpus_per_task must be in 1..1024 (it becomes runtime.intra_op_threads), got ",
+               cpus_per_task);
   if (gpus_per_node < 0) usage_fail(where, ".gpus_per_node must be >= 0, got ", gpus_per_node);
   if (time.empty() || time.find_first_not_of("0123456789:-") != std::string::npos)
     usage_fail(where, ".time must be a Slurm time limit like 04:00:00 or 1-00:00:00, got '", time,

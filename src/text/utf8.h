@@ -4,10 +4,13 @@
 #include <string>
 #include <string_view>
 
+#include "core/strings.h"
+
 namespace pkd::text {
 
-// Byte offset of the first invalid UTF-8 sequence in `text`, or std::string_view::npos.
-std::size_t find_invalid_utf8(std::string_view text);
+// Validation lives in core (configs check their strings too): the byte offset of the first
+// invalid UTF-8 sequence, or std::string_view::npos.
+using pkd::find_invalid_utf8;
 
 // Decodes the code point at `pos` of valid UTF-8 and advances `pos` past it.
 inline char32_t decode_utf8(std::string_view text, std::size_t& pos) {

@@ -11,6 +11,7 @@
 #include "core/fs.h"
 #include "core/strings.h"
 #include "core/version.h"
+#include "shards/json_fields.h"
 
 namespace pkd::train {
 namespace {
@@ -36,18 +37,9 @@ std::vector<std::string> list_checkpoints(const std::string& root) {
   return names;
 }
 
-}  // namespace
-
-void save_checkpoint(const std::string& output_dir, const TrainState& s,
-                     const model::StateDict& model, const model::BertConfig& model_config,
-                     const model::StateDict& optimizer, const std::string& config_toml,
-                     std::int64_t keep) {
-  const std::string root = output_dir + "/checkpoints";
-  make_directories(root);
-  const std::string name = step_dir_name(s.global_step);
-  const std::string tmp = root + "/" + name + ".tmp-" + std::to_string(::getpid());
-  fs::remove_all(tmp);
-  make_directories(tmp);
+void write_checkpoint_files(const std::string& tmp, const TrainState& s,
+                            const model::StateDict& model, const model::BertConfig& model_config,
+                            const model::StateDict& optimizer, const std::string& config_toml) {
   model::write_state_dict(tmp + "/model.safetensors", model, {{"format", "pt"}});
   write_file_atomic(tmp + "/config.json", model_config.to_json());
   model::write_state_dict(tmp + "/optimizer.safetensors", optimizer);
@@ -65,9 +57,31 @@ void save_checkpoint(const std::string& output_dir, const TrainState& s,
                       {"config_sha256", s.config_sha256},
                       {"loss_scale", s.loss_scale},
                       {"loss_scale_growth", s.loss_scale_growth},
+                      {"inputs", s.inputs},
                       {"tool_version", version_string()}};
   write_file_atomic(tmp + "/trainer_state.json", j.dump(2) + "\n");
   write_file_atomic(tmp + "/config.toml", config_toml);
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& output_dir, const TrainState& s,
+                     const model::StateDict& model, const model::BertConfig& model_config,
+                     const model::StateDict& optimizer, const std::string& config_toml,
+                     std::int64_t keep) {
+  const std::string root = output_dir + "/checkpoints";
+  make_directories(root);
+  const std::string name = step_dir_name(s.global_step);
+  const std::string tmp = root + "/" + name + ".tmp-" + std::to_string(::getpid());
+  fs::remove_all(tmp);
+  make_directories(tmp);
+  try {
+    write_checkpoint_files(tmp, s, model, model_config, optimizer, config_toml);
+  } catch (...) {  // a full disk: nothing half-written stays behind
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
   const std::string final_dir = root + "/" + name;
   fs::remove_all(final_dir);  // a re-save of the same step after a resume
   fs::rename(tmp, final_dir);
@@ -88,35 +102,51 @@ std::optional<Checkpoint> load_latest_checkpoint(const std::string& output_dir) 
   const std::string latest = output_dir + "/checkpoints/latest";
   if (!file_exists(latest)) return std::nullopt;
   Checkpoint c;
-  c.dir = output_dir + "/checkpoints/" + std::string(trim(read_file(latest)));
+  const std::string name(trim(read_file(latest)));
+  // `latest` names a directory beside it, nothing else (never a path out of checkpoints/).
+  const bool well_formed = name.size() > 5 && name.compare(0, 5, "step-") == 0 &&
+                           name.find_first_not_of("0123456789", 5) == std::string::npos;
+  if (!well_formed)
+    fail("'", latest, "' holds \"", name.substr(0, 80), "\", expected \"step-NNNNNNNN\"");
+  c.dir = output_dir + "/checkpoints/" + name;
   const std::string state_path = c.dir + "/trainer_state.json";
   if (!file_exists(state_path))
     fail("'", latest, "' names checkpoint '", c.dir, "', which has no trainer_state.json");
-  nlohmann::json j;
   try {
-    j = nlohmann::json::parse(read_file(state_path));
-    if (j.at("format").get<std::string>() != kCheckpointFormat)
-      fail("'", state_path, "' is not a pkd training checkpoint (format '",
-           j.at("format").get<std::string>(), "')");
-    if (j.at("format_version").get<std::int64_t>() != kCheckpointVersion)
-      fail("'", state_path, "' is checkpoint format version ", j.at("format_version").dump(),
-           "; this pkd reads version ", kCheckpointVersion);
-    c.state.epoch = j.at("epoch").get<std::int64_t>();
-    c.state.step_in_epoch = j.at("step_in_epoch").get<std::int64_t>();
-    c.state.global_step = j.at("global_step").get<std::int64_t>();
-    c.state.world_size = j.at("world_size").get<std::int64_t>();
-    c.state.best_metric = j.at("best_metric").is_null() ? NAN : j.at("best_metric").get<double>();
-    c.state.metrics_jsonl = j.at("metrics_jsonl").get<std::string>();
+    const auto doc = nlohmann::json::parse(read_file(state_path));
+    const shards::JsonFields j(doc, state_path);
+    if (j.text("format") != kCheckpointFormat)
+      fail("'", state_path, "' is not a pkd training checkpoint (format '", j.text("format"), "')");
+    if (const auto v = j.count("format_version", 0, 1 << 20); v != kCheckpointVersion)
+      fail("'", state_path, "' is checkpoint format version ", v, "; this pkd reads version ",
+           kCheckpointVersion);
+    // Intrinsic bounds here; against the run (epochs, steps) in the trainer's resume.
+    constexpr std::int64_t kMax = std::int64_t{1} << 40;
+    c.state.epoch = j.count("epoch", 0, kMax);
+    c.state.step_in_epoch = j.count("step_in_epoch", 0, kMax);
+    c.state.global_step = j.count("global_step", 0, kMax);
+    c.state.world_size = j.count("world_size", 1, 1 << 20);
+    const auto& best = j.at("best_metric");
+    if (!best.is_null() && !best.is_number())
+      fail("'", state_path, "': best_metric is ", best.dump(), ", expected a number or null");
+    c.state.best_metric = best.is_null() ? NAN : best.get<double>();
+    c.state.metrics_jsonl = j.text("metrics_jsonl");
     c.state.epoch_sums = j.at("epoch_sums").get<std::vector<double>>();
-    c.state.epoch_examples = j.at("epoch_examples").get<std::int64_t>();
-    c.state.config_sha256 = j.at("config_sha256").get<std::string>();
-    // Optional: checkpoints written before float16 training had no loss scale.
-    c.state.loss_scale = j.value("loss_scale", 1.0);
-    c.state.loss_scale_growth = j.value("loss_scale_growth", std::int64_t{0});
-    if (!(c.state.loss_scale > 0) || !std::isfinite(c.state.loss_scale) ||
-        c.state.loss_scale_growth < 0)
-      fail("'", state_path, "': loss_scale must be a positive finite number and loss_scale_growth ",
-           ">= 0, got ", c.state.loss_scale, " and ", c.state.loss_scale_growth);
+    for (double x : c.state.epoch_sums)
+      if (!std::isfinite(x))
+        fail("'", state_path, "': epoch_sums holds ", x, ", expected finite loss sums");
+    c.state.epoch_examples = j.count("epoch_examples", 0, kMax);
+    c.state.config_sha256 = j.sha256("config_sha256");
+    // Optional: checkpoints written before float16 training had no loss scale, before input
+    // checks no inputs.
+    c.state.loss_scale = doc.value("loss_scale", 1.0);
+    c.state.loss_scale_growth =
+        doc.contains("loss_scale_growth") ? j.count("loss_scale_growth", 0, kMax) : 0;
+    if (!(c.state.loss_scale > 0) || !std::isfinite(c.state.loss_scale))
+      fail("'", state_path, "': loss_scale must be a positive finite number, got ",
+           c.state.loss_scale);
+    if (doc.contains("inputs"))
+      c.state.inputs = doc.at("inputs").get<std::map<std::string, std::string>>();
   } catch (const nlohmann::json::exception& e) {
     fail("'", state_path, "' is not a valid trainer state: ", e.what());
   }

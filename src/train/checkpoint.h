@@ -13,6 +13,7 @@
 // needs no saved RNG state: the trainer reseeds from (seed, rank, step) before every step.
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,9 @@ struct TrainState {
   std::string config_sha256;           // of the effective config without run-control keys
   double loss_scale = 1;               // float16 dynamic loss scale (1 when not float16)
   std::int64_t loss_scale_growth = 0;  // finite steps since the scale last changed
+  // What the run read, by content digest: {"train": ..., "vocab": ..., "teacher": ...,
+  // "features": ...} (TrainingSession, Objective::inputs). A resume refuses other inputs.
+  std::map<std::string, std::string> inputs;
 };
 
 // Rank 0 only. Keeps the `keep` newest checkpoints.

@@ -3,6 +3,7 @@
 // device moves, gradient sums, the optimizer, checkpoints and evaluation) and a command (which
 // builds a model and an objective). Fine-tuning is one objective (TaskObjective), PKD another
 // (distill/pkd_objective.h).
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ class Objective {
   virtual std::vector<std::string> part_names() const { return {}; }
   // Teacher features every training batch carries (dir "" = none).
   virtual data::FeatureRequest features() const { return {}; }
+  // Content digests of what the objective reads besides the training split (a teacher, its
+  // features), by name: part of the run's identity, so a resume refuses other ones.
+  virtual std::map<std::string, std::string> inputs() const { return {}; }
   // The loss sums of `batch` (on the runtime's device) for `model` in train mode. The trainer
   // calls it inside the runtime's autocast scope: an objective decides no precision of its own.
   virtual LossSums loss(model::BertForSequenceClassification& model, const data::Batch& batch) = 0;

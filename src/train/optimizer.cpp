@@ -12,17 +12,27 @@
 namespace pkd::train {
 
 void OptimizerConfig::validate() const {
-  if (learning_rate <= 0)
-    usage_fail("optimizer.learning_rate must be positive, got ", learning_rate);
-  if (weight_decay < 0) usage_fail("optimizer.weight_decay must be >= 0, got ", weight_decay);
-  if (adam_beta1 < 0 || adam_beta1 >= 1 || adam_beta2 < 0 || adam_beta2 >= 1)
-    usage_fail("optimizer.adam_beta1/2 must be in [0, 1)");
-  if (adam_epsilon <= 0) usage_fail("optimizer.adam_epsilon must be positive, got ", adam_epsilon);
-  if (warmup_proportion < 0 || warmup_proportion >= 1)
+  // Every check is written so that NaN fails it (NaN compares false): the config reader refuses
+  // non-finite numbers, but a config built in code or by a sweep never went through it.
+  if (!(learning_rate > 0 && std::isfinite(learning_rate)))
+    usage_fail("optimizer.learning_rate must be positive (a finite number > 0), got ",
+               learning_rate);
+  if (!(weight_decay >= 0 && std::isfinite(weight_decay)))
+    usage_fail("optimizer.weight_decay must be a finite number >= 0, got ", weight_decay);
+  if (!(adam_beta1 >= 0 && adam_beta1 < 1))
+    usage_fail("optimizer.adam_beta1 must be in [0, 1), got ", adam_beta1);
+  if (!(adam_beta2 >= 0 && adam_beta2 < 1))
+    usage_fail("optimizer.adam_beta2 must be in [0, 1), got ", adam_beta2);
+  if (!(adam_epsilon > 0 && std::isfinite(adam_epsilon)))
+    usage_fail("optimizer.adam_epsilon must be a finite number > 0, got ", adam_epsilon);
+  if (!(warmup_proportion >= 0 && warmup_proportion < 1))
     usage_fail("optimizer.warmup_proportion must be in [0, 1), got ", warmup_proportion);
   if (warmup_steps < -1)
     usage_fail("optimizer.warmup_steps must be >= 0, or -1 for warmup_proportion, got ",
                warmup_steps);
+  if (!std::isfinite(max_grad_norm))
+    usage_fail("optimizer.max_grad_norm must be a finite number (<= 0: no clipping), got ",
+               max_grad_norm);
   schedule_kind();
 }
 

@@ -79,6 +79,7 @@ TrainingRun::TrainingRun(const LoopConfig& loop, const OptimizerConfig& optimize
   warmup_ = optimizer.warmup_for(total_);
   result_.metric_name = metrics::primary_metric(index.header.task, index.header.regression);
   state_.world_size = comm.size();
+  state_.inputs = setup.inputs;
   state_.config_sha256 = sha256_hex(config::identity_text(
       config::settings_of(setup.effective_config, setup.command + " effective config"),
       run_control_keys(setup.command)));
@@ -108,9 +109,50 @@ std::string TrainingRun::resume_problem(const Checkpoint& c) const {
   const auto current = config::settings_of(setup_.effective_config, "the effective config");
   const auto defaults = config::settings_of(setup_.default_config, "the default config");
   const auto diff = config::differences(saved, current, defaults, run_control_keys(setup_.command));
-  if (diff.empty()) return "";
-  return cat("checkpoint '", c.dir, "' was written with other settings:\n  ", join(diff, "\n  "),
-             "\nresume with the same settings, or choose another output_dir");
+  if (!diff.empty())
+    return cat("checkpoint '", c.dir, "' was written with other settings:\n  ", join(diff, "\n  "),
+               "\nresume with the same settings, or choose another output_dir");
+  // The inputs, by content: a re-tokenized other split, other features or another teacher under
+  // the same paths are not the run the checkpoint belongs to.
+  if (c.state.inputs.empty())
+    log_warn("checkpoint '", c.dir, "' predates input digests: not checked that the training ",
+             "data, vocabulary, teacher and features are the ones it was trained on");
+  std::vector<std::string> changed;
+  for (const auto& [name, digest] : setup_.inputs) {
+    const auto it = c.state.inputs.find(name);
+    if (c.state.inputs.empty() || (it != c.state.inputs.end() && it->second == digest)) continue;
+    changed.push_back(cat(name, ": ",
+                          it == c.state.inputs.end() ? "(none)" : it->second.substr(0, 12),
+                          "... -> ", digest.substr(0, 12), "..."));
+  }
+  if (!changed.empty())
+    return cat("checkpoint '", c.dir, "' was trained on other inputs (content sha256):\n  ",
+               join(changed, "\n  "),
+               "\nresume with the inputs it was trained on, or choose another output_dir");
+  return position_problem(c.state).empty()
+             ? ""
+             : cat("checkpoint '", c.dir, "' ", position_problem(c.state));
+}
+
+// A position this run can reach: the epoch within the run, the step within the epoch, and the
+// global step the sum of the steps before it (same world size: the same batches).
+std::string TrainingRun::position_problem(const TrainState& s) const {
+  if (s.epoch > loop_.epochs || (s.epoch == loop_.epochs && s.step_in_epoch != 0))
+    return cat("is at epoch ", s.epoch + 1, " step ", s.step_in_epoch, " of a run of ",
+               loop_.epochs, " epochs");
+  if (s.epoch < loop_.epochs && s.step_in_epoch > sampler_.steps_per_epoch(s.epoch))
+    return cat("is at step ", s.step_in_epoch, " of epoch ", s.epoch + 1, ", which has ",
+               sampler_.steps_per_epoch(s.epoch), " steps");
+  std::int64_t expected = s.step_in_epoch;
+  for (std::int64_t e = 0; e < s.epoch; ++e) expected += sampler_.steps_per_epoch(e);
+  // A run cut short by max_steps ends (and checkpoints) at total_ before its epoch's end.
+  const bool reachable =
+      s.global_step == expected || (s.global_step == total_ && expected >= total_);
+  if (s.global_step > total_ || (s.world_size == comm_.size() && !reachable))
+    return cat("is at global step ", s.global_step, ", expected ", std::min(expected, total_),
+               " (epoch ", s.epoch + 1, ", step ", s.step_in_epoch, "; ", total_,
+               " steps in all): its trainer_state.json is damaged");
+  return "";
 }
 
 // Resume: rank 0 reads the checkpoint and every rank receives its weights and moments.

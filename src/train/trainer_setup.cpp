@@ -19,14 +19,19 @@ namespace pkd::train {
 void LoopConfig::validate(const std::string& t) const {
   if (train.empty()) usage_fail(t, ".train is required: a token split directory (--train)");
   if (output_dir.empty()) usage_fail(t, ".output_dir is required (--output-dir)");
-  if (epochs < 1) usage_fail(t, ".epochs must be at least 1, got ", epochs);
-  if (batch_size < 1) usage_fail(t, ".batch_size must be at least 1, got ", batch_size);
+  // Upper bounds far beyond any GLUE run, so that a typo cannot size a loop or an allocation
+  // (a batch of 2^40 examples spun through 2^40 micro-batches before).
+  constexpr std::int64_t kMaxBatch = 1 << 20, kMaxEpochs = 100000;
+  if (epochs < 1 || epochs > kMaxEpochs)
+    usage_fail(t, ".epochs must be in 1..", kMaxEpochs, ", got ", epochs);
+  if (batch_size < 1 || batch_size > kMaxBatch)
+    usage_fail(t, ".batch_size must be in 1..", kMaxBatch, " examples, got ", batch_size);
   if (gradient_accumulation_steps < 1 || gradient_accumulation_steps > batch_size)
     usage_fail(t, ".gradient_accumulation_steps must be in 1..batch_size (", batch_size, "), got ",
                gradient_accumulation_steps);
   if (window_examples < 0) usage_fail(t, ".window_examples must be >= 0, got ", window_examples);
-  if (eval_batch_size < 1)
-    usage_fail(t, ".eval_batch_size must be at least 1, got ", eval_batch_size);
+  if (eval_batch_size < 1 || eval_batch_size > kMaxBatch)
+    usage_fail(t, ".eval_batch_size must be in 1..", kMaxBatch, " examples, got ", eval_batch_size);
   if (log_every < 1) usage_fail(t, ".log_every must be at least 1, got ", log_every);
   if (eval_every < 0)
     usage_fail(t, ".eval_every must be >= 0 (0 = at epoch ends only), got ", eval_every);
@@ -46,6 +51,8 @@ std::set<std::string> run_control_keys(const std::string& command) {
   keys.insert(config::key_of(command.c_str(), loop, loop.log_every));
   keys.insert(config::key_of(command.c_str(), loop, loop.checkpoint_every));
   keys.insert(config::key_of(command.c_str(), loop, loop.keep_checkpoints));
+  model::RuntimeConfig runtime;  // how much of the inputs is hashed does not change results
+  keys.insert(config::key_of("runtime", runtime, runtime.verify));
   return keys;
 }
 
@@ -67,9 +74,9 @@ std::string shared_tables(OptimizerConfig o, model::RuntimeConfig r, parallel::R
 }
 
 // Seeds LibTorch's generator first: every rank then draws the same initial model.
-data::SplitIndex seeded_index(const LoopConfig& loop) {
+data::SplitIndex seeded_index(const LoopConfig& loop, const model::RuntimeConfig& runtime) {
   torch::manual_seed(static_cast<std::uint64_t>(loop.seed));
-  return data::index_split(loop.train);
+  return data::index_split(loop.train, runtime.verification());
 }
 
 }  // namespace
@@ -83,7 +90,7 @@ TrainingSession::TrainingSession(const LoopConfig& loop, const OptimizerConfig& 
       reduce_(reduce),
       comm_(comm),
       runtime_(validated(optimizer, reduce, runtime), mpi::local_rank_count()),
-      index_(seeded_index(loop)) {}
+      index_(seeded_index(loop, runtime)) {}
 
 model::TaskHead TrainingSession::task() const {
   return {index_.header.vocab_size, index_.header.regression, index_.header.label_names};
@@ -92,6 +99,7 @@ model::TaskHead TrainingSession::task() const {
 TrainResult TrainingSession::train(model::BertForSequenceClassification& model,
                                    Objective& objective, const RunTable& run) {
   inference::check_model_fits_tokens(model->config(), index_.header, run.model_name, loop_.train);
+  inference::check_model_vocab(run.model_name, index_.header, loop_.train);
   check_eval_splits(loop_, index_, model->config(), run.model_name);
   model->to(runtime_.device());
   auto reducer = parallel::GradientReducer::create(reduce_, comm_, runtime_.device());
@@ -102,6 +110,9 @@ TrainResult TrainingSession::train(model::BertForSequenceClassification& model,
                            "` run that wrote this directory.\n" + run.table_toml + "\n" +
                            shared_tables(optimizer_, runtime_config_, reduce_);
   setup.default_config = run.default_toml + "\n" + shared_tables({}, {}, {});
+  setup.inputs = objective.inputs();
+  setup.inputs["train"] = index_.content_sha256;
+  setup.inputs["vocab"] = index_.header.vocab_sha256;
   setup.vocab_path = (std::filesystem::path(loop_.train).parent_path() / "vocab.txt").string();
   if (!file_exists(setup.vocab_path)) setup.vocab_path.clear();
   return run_training(loop_, optimizer_, runtime_, *reducer, comm_, model, index_, objective,
@@ -120,14 +131,14 @@ void check_eval_split(const std::string& split, const data::SplitIndex& train,
     usage_fail("split '", split, "' is task ", m.task, " but the training split '", train.dir,
                "' is task ", train.header.task, ": evaluate on a split of the same task");
   if (m.shards.empty()) fail("'", split, "' has no token shards");
-  auto header = shards::read_token_shard_header(split + "/" + m.shards[0].file);
+  const auto first = shards::read_token_shard(split, m, 0, train.verification);
+  const auto& header = first.header;
   if (header.vocab_sha256 != train.header.vocab_sha256)
     usage_fail("split '", split, "' was tokenized with another vocabulary than '", train.dir,
                "' (vocab sha256 ", header.vocab_sha256.substr(0, 12), "... vs ",
                train.header.vocab_sha256.substr(0, 12), "...)");
   inference::check_model_fits_tokens(model, header, model_name, split);
   if (needs_labels) {  // scored with the official metric: a test split has no gold labels
-    const auto first = shards::read_token_shard(split + "/" + m.shards[0].file);
     const bool labeled =
         header.regression
             ? std::any_of(first.scores.begin(), first.scores.end(), [](float x) { return x == x; })

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@ struct TrainerSetup {
   std::string effective_config;  // TOML: the command's table, [optimizer], [runtime], [parallel]
   std::string default_config;    // the same tables at their defaults
   std::string vocab_path;        // copied into the exported model ("" = none)
+  std::map<std::string, std::string> inputs;  // content digests of what the run reads (TrainState)
 };
 
 // The trainer loop itself, for a model already on the runtime's device (TrainingSession::train).
@@ -69,7 +71,8 @@ class TrainingRun {
  private:
   // trainer.cpp
   void write_config_and_resume();
-  std::string resume_problem(const Checkpoint& c) const;  // "" when `c` may be resumed
+  std::string resume_problem(const Checkpoint& c) const;    // "" when `c` may be resumed
+  std::string position_problem(const TrainState& s) const;  // "" when inside this run
   bool train_epoch(std::int64_t epoch);  // false: stopped (preemption), checkpoint saved
   StepLoss optimizer_step(std::int64_t epoch, std::int64_t step_in_epoch, double lr,
                           StepProfile& profile);

@@ -186,14 +186,35 @@ TEST(TokenShard, InconsistentContentIsRejected) {
   EXPECT_THROW(read_token_shard(dir / "l.h5"), Error);
 }
 
+// A dataset whose dimensions claim 2^40 elements (h5py writes it: chunked, nothing stored) is an
+// error naming the dataset, not std::bad_alloc; so is one larger than its deflated bytes allow.
+TEST(H5, DimensionsAreCheckedAgainstTheStoredBytes) {
+  test::TempDir dir;
+  const std::string path = dir / "huge.h5";
+  auto r = test::run("/usr/bin/python3 -c \"import h5py, numpy as np\n"
+                     "f = h5py.File('" + path + "', 'w')\n"
+                     "f.create_dataset('x', shape=(2**40,), dtype='i8', chunks=(1024,))\n"
+                     "f.create_dataset('z', data=np.zeros(1 << 16, 'i8'), chunks=(1 << 16,),"
+                     " compression='gzip')\"");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const h5::File f = h5::File::open_read(path);
+  EXPECT_EQ(f.dataset_info("x").length, std::int64_t{1} << 40);
+  const std::string e = test::error_of([&] { f.read<std::int64_t>("x"); });
+  EXPECT_NE(e.find("dataset 'x' in '" + path + "' claims 1099511627776 elements of 8 bytes"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(f.read<std::int64_t>("z").size(), 1u << 16);  // 512 KiB in ~1 KiB deflated: fine
+}
+
 TEST(Manifest, RoundTripAndDiff) {
   test::TempDir dir;
   TokenManifest m;
   m.task = "RTE";
   m.split = "dev";
   m.settings_json = "{\"max_seq_length\":128,\"task\":\"RTE\"}";
-  m.shards.push_back({"shard-00000.h5", 3, 30, 0, "ff"});
+  m.shards.push_back({"shard-00000.h5", 3, 30, 0, std::string(64, 'f')});
   m.num_examples = 3;
+  m.num_tokens = 30;
   write_manifest(dir.path(), m);
   TokenManifest back = read_manifest(dir.path());
   EXPECT_EQ(back.shards.size(), 1u);
@@ -204,6 +225,18 @@ TEST(Manifest, RoundTripAndDiff) {
   EXPECT_THROW(read_manifest(dir / "missing"), Error);
   test::write_text(dir / "bad/manifest.json", "{not json");
   EXPECT_THROW(read_manifest(dir / "bad"), Error);
+  // Entries must add up, name their own file and carry a digest.
+  m.num_examples = 4;
+  write_manifest(dir.path(), m);
+  EXPECT_NE(test::error_of([&] {
+              read_manifest(dir.path());
+            }).find("says num_examples = 4 but its shard entries add up to 3"),
+            std::string::npos);
+  m.num_examples = 3;
+  m.shards[0].sha256 = "ff";
+  write_manifest(dir.path(), m);
+  EXPECT_NE(test::error_of([&] { read_manifest(dir.path()); }).find("expected a sha256 digest"),
+            std::string::npos);
 }
 
 }  // namespace

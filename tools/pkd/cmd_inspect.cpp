@@ -43,7 +43,7 @@ int run_inspect_command(const std::vector<std::string>& args) {
   cl.doc.read("inspect", config);
   preprocess::InspectOptions options;
   options.path = cl.positional[0];
-  if (config.example >= 0) options.example = config.example;
+  if (config.example != -1) options.example = config.example;  // other negatives: refused
   options.vocab = config.vocab;
   std::printf("%s", preprocess::inspect(options).c_str());
   return 0;
