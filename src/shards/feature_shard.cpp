@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "shards/json_fields.h"
+#include "core/json_fields.h"
 #include "shards/manifest.h"
 
 namespace pkd::shards {
@@ -138,22 +138,15 @@ FeatureShardHeader read_feature_shard_header(const h5::File& f) {
   if (f.attr_int("format_version") != kFeatureShardVersion)
     fail("'", path, "' is feature shard format version ", f.attr_int("format_version"),
          "; this pkd reads version ", kFeatureShardVersion, ": re-run `pkd cache-teacher`");
-  auto count = [&](const char* name, std::int64_t lo, std::int64_t hi) {
-    const std::int64_t v = f.attr_int(name);
-    if (v < lo || v > hi)
-      fail("'", path, "': attribute ", name, " = ", v, ", expected ", lo, "..", hi,
-           ": the file is damaged or not written by pkd");
-    return v;
-  };
   FeatureShardHeader h;
   h.fingerprint = {f.attr_string("teacher_config_sha256"), f.attr_string("teacher_weights_sha256"),
                    f.attr_string("token_shard_sha256"), f.attr_string("token_settings")};
   h.teacher_dir = f.attr_string("teacher_dir");
   h.token_shard_file = f.attr_string("token_shard_file");
-  h.num_examples = count("num_examples", 0, kMaxExamples);
-  h.num_layers = count("num_layers", 1, kMaxLayers);
-  h.hidden_size = count("hidden_size", 1, kMaxHidden);
-  h.num_labels = count("num_labels", 1, kMaxLabels);
+  h.num_examples = f.attr_int_in("num_examples", 0, kMaxExamples);
+  h.num_layers = f.attr_int_in("num_layers", 1, kMaxLayers);
+  h.hidden_size = f.attr_int_in("hidden_size", 1, kMaxHidden);
+  h.num_labels = f.attr_int_in("num_labels", 1, kMaxLabels);
   h.dtype = f.attr_string("dtype");
   h.tool_version = f.attr_string("tool_version");
   h.created_utc = f.attr_string("created_utc");

@@ -375,6 +375,14 @@ std::int64_t File::attr_int(const std::string& name) const {
   return values[0];
 }
 
+std::int64_t File::attr_int_in(const std::string& name, std::int64_t lo, std::int64_t hi) const {
+  const std::int64_t v = attr_int(name);
+  if (v < lo || v > hi)
+    fail("'", path_, "': attribute ", name, " = ", v, ", expected ", lo, "..", hi,
+         ": the file is damaged or not written by pkd");
+  return v;
+}
+
 double File::attr_double(const std::string& name) const {
   OpenAttr a = open_attr(id_, path_, name);
   Id attr(a.attr, H5Aclose);

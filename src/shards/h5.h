@@ -81,6 +81,9 @@ class File {
   bool has_attr(const std::string& name) const;
   std::string attr_string(const std::string& name) const;
   std::int64_t attr_int(const std::string& name) const;
+  // attr_int within [lo, hi]: a count read from a file is bounded before anything is sized by it;
+  // an Error names the file, the attribute, the value and the range.
+  std::int64_t attr_int_in(const std::string& name, std::int64_t lo, std::int64_t hi) const;
   double attr_double(const std::string& name) const;
   std::vector<std::string> attr_strings(const std::string& name) const;
   std::vector<std::int64_t> attr_ints(const std::string& name) const;

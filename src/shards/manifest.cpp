@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "shards/json_fields.h"
+#include "core/json_fields.h"
 
 namespace pkd::shards {
 using nlohmann::json;

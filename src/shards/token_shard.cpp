@@ -64,14 +64,6 @@ namespace {
 constexpr std::int64_t kMaxSeqLength = 1 << 16;
 constexpr std::int64_t kMaxVocab = 1 << 24;
 
-std::int64_t count_attr(const h5::File& f, const char* name, std::int64_t lo, std::int64_t hi) {
-  const std::int64_t v = f.attr_int(name);
-  if (v < lo || v > hi)
-    fail("'", f.path(), "': attribute ", name, " = ", v, ", expected ", lo, "..", hi,
-         ": the file is damaged or not written by pkd");
-  return v;
-}
-
 }  // namespace
 
 TokenShardHeader read_token_shard_header(const h5::File& f) {
@@ -91,18 +83,18 @@ TokenShardHeader read_token_shard_header(const h5::File& f) {
   h.regression = f.attr_int("regression") != 0;
   h.settings_json = f.attr_string("settings");
   h.vocab_sha256 = f.attr_string("vocab_sha256");
-  h.vocab_size = count_attr(f, "vocab_size", 1, kMaxVocab);
+  h.vocab_size = f.attr_int_in("vocab_size", 1, kMaxVocab);
   h.do_lower_case = f.attr_int("do_lower_case") != 0;
   h.strip_accents = f.attr_int("strip_accents") != 0;
-  h.max_seq_length = count_attr(f, "max_seq_length", 3, kMaxSeqLength);
+  h.max_seq_length = f.attr_int_in("max_seq_length", 3, kMaxSeqLength);
   h.truncation_rule = f.attr_string("truncation_rule");
   h.source_file = f.attr_string("source_file");
   h.source_sha256 = f.attr_string("source_sha256");
-  h.shard_index = count_attr(f, "shard_index", 0, std::int64_t{1} << 40);
-  h.first_example = count_attr(f, "first_example", 0, std::int64_t{1} << 40);
-  h.num_examples = count_attr(f, "num_examples", 0, std::int64_t{1} << 40);
-  h.num_tokens = count_attr(f, "num_tokens", 2 * h.num_examples, h.num_examples * h.max_seq_length);
-  h.num_truncated = count_attr(f, "num_truncated", 0, h.num_examples);
+  h.shard_index = f.attr_int_in("shard_index", 0, std::int64_t{1} << 40);
+  h.first_example = f.attr_int_in("first_example", 0, std::int64_t{1} << 40);
+  h.num_examples = f.attr_int_in("num_examples", 0, std::int64_t{1} << 40);
+  h.num_tokens = f.attr_int_in("num_tokens", 2 * h.num_examples, h.num_examples * h.max_seq_length);
+  h.num_truncated = f.attr_int_in("num_truncated", 0, h.num_examples);
   h.length_histogram = f.attr_ints("length_histogram");
   if (h.length_histogram.size() != static_cast<std::size_t>(h.max_seq_length) + 1)
     fail("'", path, "': attribute length_histogram has ", h.length_histogram.size(),

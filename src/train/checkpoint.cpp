@@ -9,9 +9,9 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/json_fields.h"
 #include "core/strings.h"
 #include "core/version.h"
-#include "shards/json_fields.h"
 
 namespace pkd::train {
 namespace {
@@ -114,7 +114,7 @@ std::optional<Checkpoint> load_latest_checkpoint(const std::string& output_dir) 
     fail("'", latest, "' names checkpoint '", c.dir, "', which has no trainer_state.json");
   try {
     const auto doc = nlohmann::json::parse(read_file(state_path));
-    const shards::JsonFields j(doc, state_path);
+    const JsonFields j(doc, state_path);
     if (j.text("format") != kCheckpointFormat)
       fail("'", state_path, "' is not a pkd training checkpoint (format '", j.text("format"), "')");
     if (const auto v = j.count("format_version", 0, 1 << 20); v != kCheckpointVersion)

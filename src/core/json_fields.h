@@ -2,7 +2,8 @@
 // Strict reading of the JSON files pkd writes (manifests, trainer state): a count is an integer
 // (not 41.5, not "41", not true) within stated bounds, a digest is 64 lower-case hex digits, and
 // every error names the file (and entry) and the key. nlohmann's own get<std::int64_t>() would
-// truncate 41.5 to 41 and accept a bool.
+// truncate 41.5 to 41 and accept a bool. Header-only: its users link nlohmann_json themselves
+// (pkd_core does not depend on it).
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -11,7 +12,7 @@
 
 #include "core/error.h"
 
-namespace pkd::shards {
+namespace pkd {
 
 class JsonFields {
  public:
@@ -67,4 +68,4 @@ class JsonFields {
   std::string where_;
 };
 
-}  // namespace pkd::shards
+}  // namespace pkd
