@@ -22,6 +22,9 @@ packages=(
   # dlopens pmix2/lib/libpmix.so, the unversioned link shipped by libpmix-dev (not libpmix2):
   # without it plain `srun` cannot start Open MPI programs (MpiDefault=pmix).
   slurmctld slurmd slurm-client munge libpmix-dev
+  # several hosts on one machine for the multi-node tests (tests/cluster/): network namespaces,
+  # veth pairs and a bridge (ip), and nsenter/unshare for each host's hostname and /etc/hosts
+  iproute2 util-linux
   # references for benchmarks and goldens: PyTorch eager (same LibTorch version), HDF5 from Python
   python3 python3-torch python3-h5py python3-numpy
 )

@@ -4,7 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -23,6 +27,65 @@
   } while (0)
 
 namespace pkd::mpi {
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// What the watchdog reads: the collective in progress (name, start in steady-clock ms; 0 = none)
+// and the limit (ms; 0 = disarmed). Constant-initialised with a trivial destructor, so that a
+// signal handler and the detached thread (which may outlive main()) can always use it.
+struct Watch {
+  std::atomic<const char*> what{nullptr};
+  std::atomic<std::int64_t> started_ms{0};
+  std::atomic<std::int64_t> limit_ms{0};
+  std::atomic<bool> terminating{false};  // lock-free: set from a signal handler
+  std::atomic<bool> patient{false};      // the collective in progress keeps the full limit
+  std::once_flag thread_started;
+};
+Watch g_watch;
+Watch& watch() {
+  return g_watch;
+}
+
+// Marks one MPI collective of this (the main) thread for the watchdog.
+class Collective {
+ public:
+  explicit Collective(const char* what, bool patient = false) {
+    watch().what.store(what);
+    watch().patient.store(patient);
+    watch().started_ms.store(now_ms());
+  }
+  ~Collective() { watch().started_ms.store(0); }
+  Collective(const Collective&) = delete;
+  Collective& operator=(const Collective&) = delete;
+};
+
+[[noreturn]] void watchdog(int rank, int size) {
+  Watch& w = watch();
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::int64_t started = w.started_ms.load();
+    std::int64_t limit = w.limit_ms.load();
+    if (w.terminating.load() && !w.patient.load() && limit > 0)
+      limit = std::min<std::int64_t>(limit, Comm::kTerminatingGraceSeconds * 1000);
+    if (started == 0 || limit == 0 || now_ms() - started <= limit) continue;
+    // MPI_Abort is not allowed from this thread while the main thread is inside MPI (the
+    // library is initialised single-threaded): exit, and let the launcher stop the others.
+    log_error(w.what.load(), " of rank ", rank, "/", size, " on host ", hostname(),
+              " has not completed after ", static_cast<double>(limit) / 1000,
+              w.terminating.load() ? " s since the launcher began stopping the job (SIGTERM)"
+                                   : " s (parallel.timeout_s)",
+              ": another rank died or hangs, or its host is unreachable; exiting so that the "
+              "launcher brings the job down");
+    std::_Exit(1);
+  }
+}
+
+}  // namespace
 
 bool launched_by_mpi() {
   for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
@@ -50,19 +113,23 @@ Comm& Comm::init(int* argc, char*** argv) {
   return c;
 }
 
-void Comm::barrier() {
-  if (mpi_) PKD_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+void Comm::barrier(Wait wait) {
+  if (!mpi_) return;
+  const Collective c("MPI_Barrier", wait == Wait::kRootWrites);
+  PKD_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
 }
 
 bool Comm::any(bool flag) {
   if (!mpi_) return flag;
   int local = flag ? 1 : 0, global = 0;
+  const Collective c("MPI_Allreduce (an agreement)");
   PKD_MPI_CHECK(MPI_Allreduce(&local, &global, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
   return global != 0;
 }
 
 void Comm::any_each(std::vector<std::uint8_t>& flags) {
   if (!mpi_ || flags.empty()) return;
+  const Collective c("MPI_Allreduce (a bitmap union)");
   PKD_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, flags.data(), static_cast<int>(flags.size()),
                               MPI_UINT8_T, MPI_MAX, MPI_COMM_WORLD));
 }
@@ -70,6 +137,7 @@ void Comm::any_each(std::vector<std::uint8_t>& flags) {
 std::int64_t Comm::sum(std::int64_t value) {
   if (!mpi_) return value;
   std::int64_t out = 0;
+  const Collective c("MPI_Allreduce (a sum)");
   PKD_MPI_CHECK(MPI_Allreduce(&value, &out, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
   return out;
 }
@@ -77,12 +145,14 @@ std::int64_t Comm::sum(std::int64_t value) {
 std::int64_t Comm::max(std::int64_t value) {
   if (!mpi_) return value;
   std::int64_t out = 0;
+  const Collective c("MPI_Allreduce (a maximum)");
   PKD_MPI_CHECK(MPI_Allreduce(&value, &out, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD));
   return out;
 }
 
 void Comm::allreduce_sum(float* data, std::int64_t count) {
   if (!mpi_) return;
+  const Collective c("MPI_Allreduce (a float sum)");
   // MPI counts are int: reduce in slices of at most 2^30 elements.
   for (std::int64_t done = 0; done < count;) {
     const int n = static_cast<int>(std::min<std::int64_t>(count - done, std::int64_t{1} << 30));
@@ -94,6 +164,7 @@ void Comm::allreduce_sum(float* data, std::int64_t count) {
 std::string Comm::broadcast(const std::string& value) {
   if (!mpi_) return value;
   std::int64_t length = static_cast<std::int64_t>(value.size());
+  const Collective c("MPI_Bcast (a string)");
   PKD_MPI_CHECK(MPI_Bcast(&length, 1, MPI_INT64_T, 0, MPI_COMM_WORLD));
   std::string out = rank_ == 0 ? value : std::string(static_cast<std::size_t>(length), '\0');
   PKD_MPI_CHECK(MPI_Bcast(out.data(), static_cast<int>(length), MPI_CHAR, 0, MPI_COMM_WORLD));
@@ -102,11 +173,13 @@ std::string Comm::broadcast(const std::string& value) {
 
 void Comm::broadcast_bytes(void* data, std::size_t size) {
   if (!mpi_) return;
+  const Collective c("MPI_Bcast");
   PKD_MPI_CHECK(MPI_Bcast(data, static_cast<int>(size), MPI_BYTE, 0, MPI_COMM_WORLD));
 }
 
 std::vector<std::string> Comm::gather(const std::string& value) {
   if (!mpi_) return {value};
+  const Collective c("MPI_Gather");
   int length = static_cast<int>(value.size());
   std::vector<int> lengths(static_cast<std::size_t>(size_));
   PKD_MPI_CHECK(MPI_Gather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, 0, MPI_COMM_WORLD));
@@ -125,6 +198,19 @@ std::vector<std::string> Comm::gather(const std::string& value) {
       out.push_back(all.substr(static_cast<std::size_t>(displacements[i]),
                                static_cast<std::size_t>(lengths[i])));
   return out;
+}
+
+void Comm::set_collective_timeout(double seconds) {
+  if (!mpi_ || size_ == 1) return;
+  watch().limit_ms.store(static_cast<std::int64_t>(seconds * 1000));
+  if (seconds > 0)
+    std::call_once(watch().thread_started,
+                   [this] { std::thread(watchdog, rank_, size_).detach(); });
+}
+
+void Comm::note_termination() noexcept {
+  static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
+  watch().terminating.store(true);
 }
 
 void Comm::abort(int exit_code) {

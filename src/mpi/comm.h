@@ -21,7 +21,13 @@ class Comm {
   bool is_root() const { return rank_ == 0; }
   bool uses_mpi() const { return mpi_; }
 
-  void barrier();
+  // What a barrier waits for, which decides how SIGTERM bounds it (note_termination).
+  enum class Wait {
+    kPeers,       // the other ranks' work: kTerminatingGraceSeconds once SIGTERM arrived
+    kRootWrites,  // rank 0 writing files (a checkpoint): parallel.timeout_s still, so that a
+                  // preempted job's last checkpoint is not cut short
+  };
+  void barrier(Wait wait = Wait::kPeers);
   // True on every rank if `flag` is true on any rank: agreeing on a control-flow decision.
   bool any(bool flag);
   // In place, element-wise: nonzero on return where any rank had nonzero (a bitmap union).
@@ -48,6 +54,23 @@ class Comm {
   }
   // Every rank's string on rank 0 (empty vector elsewhere).
   std::vector<std::string> gather(const std::string& value);
+
+  // MPI collectives never time out by themselves: a rank that died mid-collective, or whose host
+  // lost its link, leaves the others blocked for good (TCP retransmits for ~15 minutes and then
+  // MPI may still wait). Once armed, a watchdog thread ends this process with a message (exit
+  // code 1) when one of the calls above has not returned after `seconds`, so that the launcher
+  // (srun --kill-on-bad-exit, mpirun) brings the job down. 0 disarms. Training arms it with
+  // parallel.timeout_s; commands whose ranks may legitimately wait long for each other
+  // (tokenize, cache-teacher: unequal shares of the data) leave it off.
+  void set_collective_timeout(double seconds);
+  // Async-signal-safe, for a SIGTERM handler: the launcher is stopping the job (srun after a rank
+  // died, scancel, a time limit). From then on a collective blocked for more than
+  // kTerminatingGraceSeconds also ends the process: its peers are most likely gone, and waiting
+  // for parallel.timeout_s or the launcher's SIGKILL (Slurm's KillWait, 30 s) only delays the
+  // job's end. A rank that is not blocked finishes what it does (a checkpoint being written), and
+  // a barrier(Wait::kRootWrites) keeps the full limit.
+  static void note_termination() noexcept;
+  static constexpr double kTerminatingGraceSeconds = 5;
 
   // Brings the whole job down (MPI_Abort) after the caller printed why; plain exit when alone.
   [[noreturn]] void abort(int exit_code);

@@ -4,66 +4,177 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <chrono>
+#include <set>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "mpi/comm.h"
+#include "parallel/endpoint.h"
 #include "parallel/reducers.h"
 
 namespace pkd::parallel {
 namespace {
 
+// Distinct rank addresses listed by the log line; a large job's line stays short.
+constexpr std::size_t kLoggedAddresses = 8;
+// Ends the advice of a failed connection: "If this host reaches rank 0" + kFix.
+constexpr char kFix[] =
+    " through another network, set parallel.gloo_interface to its interface (or "
+    "parallel.backend = \"mpi\")";
+
+std::chrono::milliseconds to_milliseconds(double seconds) {
+  return std::chrono::milliseconds(static_cast<long>(seconds * 1000));
+}
+
+// The message of what c10d or Gloo threw, without a final period (a sentence of ours follows):
+// c10::Error without its backtrace; c10d's timeouts and Gloo's I/O errors are plain
+// std::runtime_errors.
+std::string message_of(const std::exception& e) {
+  const auto* c10 = dynamic_cast<const c10::Error*>(&e);
+  std::string text(trim(c10 ? c10->what_without_backtrace() : e.what()));
+  while (!text.empty() && text.back() == '.') text.pop_back();
+  return text;
+}
+
+// "198.18.0.11, 198.18.0.12": each address once, in rank order.
+std::string addresses_text(const std::vector<std::string>& addresses) {
+  std::set<std::string> seen;
+  std::vector<std::string> listed;
+  for (const auto& a : addresses)
+    if (seen.insert(a).second && listed.size() < kLoggedAddresses) listed.push_back(a);
+  std::string text = join(listed, ", ");
+  if (seen.size() > listed.size()) text += cat(" and ", seen.size() - listed.size(), " more");
+  return text;
+}
+
+// Every rank stops together, each with its own `failure` or else `others`, when any rank
+// failed, rather than the rest waiting out a timeout for a lost rank. Collective.
+void stop_if_any_failed(mpi::Comm& comm, const std::string& failure, const std::string& others) {
+  if (!comm.any(!failure.empty())) return;
+  if (!failure.empty()) fail(failure);
+  fail(others);
+}
+
 class GlooReducer : public GradientReducer {
  public:
   GlooReducer(mpi::Comm& comm, const ReduceConfig& config)
-      : GradientReducer(comm, config.bucket_mb, /*device_native=*/false, /*runs_alone=*/false) {
-    // Rendezvous: rank 0 serves a TCPStore on a free port and broadcasts where it is.
-    const bool one_node = comm.size() == mpi::local_rank_count();
-    std::string host = one_node ? "127.0.0.1" : mpi::hostname();
-    const auto timeout = std::chrono::milliseconds(static_cast<long>(config.timeout_s * 1000));
-    c10d::TCPStoreOptions options;
-    options.isServer = comm.is_root();
-    options.numWorkers = comm.size();
-    options.waitWorkers = false;  // otherwise the server blocks until every client has connected
-    options.timeout = timeout;
-    std::string address;
-    if (comm.is_root()) {
-      options.port = 0;  // any free port
-      store_ = c10::make_intrusive<c10d::TCPStore>(host, options);
-      address = host + ":" + std::to_string(store_->getPort());
-    }
-    address = comm.broadcast(address);
-    if (!comm.is_root()) {
-      const auto colon = address.rfind(':');
-      options.port = static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1)));
-      store_ = c10::make_intrusive<c10d::TCPStore>(address.substr(0, colon), options);
-    }
-    auto gloo_options = c10d::ProcessGroupGloo::Options::create(timeout);
-    if (!config.gloo_interface.empty())
-      gloo_options->devices.push_back(
-          c10d::ProcessGroupGloo::createDeviceForInterface(config.gloo_interface));
-    else if (one_node)
-      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-    else
-      gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    gloo_options->threads = 1;
-    group_ =
-        c10::make_intrusive<c10d::ProcessGroupGloo>(store_, comm.rank(), comm.size(), gloo_options);
-    log_debug("gloo process group ready (store ", address, ")");
+      : GradientReducer(comm, config.bucket_mb, /*device_native=*/false, /*runs_alone=*/false),
+        endpoints_(agree_endpoints(comm, config.gloo_interface)),
+        timeout_s_(config.timeout_s) {
+    const std::string store = connect_store(endpoints_, config.rendezvous_timeout_s);
+    if (comm.is_root())
+      log_info("gloo: store at ", store, "; ranks on ", addresses_text(endpoints_.rank_addresses),
+               "; ", endpoints_.how);
+    connect_group(endpoints_, store, config.timeout_s);
   }
   Backend backend() const override { return Backend::kGloo; }
 
  protected:
   void sum_flat(torch::Tensor& flat) override {
     std::vector<torch::Tensor> one{flat};
-    group_->allreduce(one)->wait();
+    collective("all-reduce", [&] { group_->allreduce(one)->wait(); });
   }
   void broadcast_flat(torch::Tensor& flat) override {
     std::vector<torch::Tensor> one{flat};
-    group_->broadcast(one)->wait();
+    collective("broadcast", [&] { group_->broadcast(one)->wait(); });
   }
 
  private:
+  // Rank 0 serves the store on a free port, every rank connects to it; returns "address:port".
+  // Collective.
+  std::string connect_store(const Endpoints& endpoints, double timeout_s) {
+    c10d::TCPStoreOptions options;
+    options.isServer = comm_.is_root();
+    options.numWorkers = comm_.size();
+    options.waitWorkers = false;  // otherwise the server blocks until every client has connected
+    // Also how long each rank waits for the others' Gloo addresses in the store.
+    options.timeout = to_milliseconds(timeout_s);
+    std::string failure;  // why this rank could not take its part ("" = it could)
+    std::uint16_t port = 0;
+    if (comm_.is_root()) {
+      // c10d listens on every local address (one IPv6 socket on [::] that also takes IPv4);
+      // rank 0's own client connects to store_address.
+      options.port = 0;  // any free port
+      try {
+        store_ = c10::make_intrusive<c10d::TCPStore>(endpoints.store_address, options);
+        port = store_->getPort();
+      } catch (const std::exception& e) {
+        failure =
+            cat(who(), " could not serve the Gloo rendezvous store at ", endpoints.store_address,
+                " (chosen because ", endpoints.how, "): ", message_of(e));
+      }
+    }
+    // A port of 0 tells every rank that rank 0 failed, so they all stop with its message.
+    port = comm_.broadcast_value(port);
+    if (port == 0) fail(comm_.broadcast(failure));
+    const std::string store = cat(endpoints.store_address, ":", port);
+    if (!comm_.is_root()) {
+      options.port = port;
+      try {
+        store_ = c10::make_intrusive<c10d::TCPStore>(endpoints.store_address, options);
+      } catch (const std::exception& e) {
+        failure =
+            cat(who(), " could not reach the Gloo rendezvous store at ", store, " (waited up to ",
+                timeout_s, " s, parallel.rendezvous_timeout_s; chosen because ", endpoints.how,
+                "): ", message_of(e), ". If this host reaches rank 0", kFix);
+      }
+    }
+    stop_if_any_failed(comm_, failure,
+                       cat(who(), ": another rank could not reach the Gloo rendezvous store at ",
+                           store, " (its message says why)"));
+    return store;
+  }
+
+  // The process group, its device bound to this rank's chosen address. Collective.
+  void connect_group(const Endpoints& endpoints, const std::string& store, double timeout_s) {
+    const std::string& address = endpoints.rank_addresses[static_cast<std::size_t>(comm_.rank())];
+    std::string failure;
+    try {
+      auto options = c10d::ProcessGroupGloo::Options::create(to_milliseconds(timeout_s));
+      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(address));
+      options->threads = 1;
+      group_ =
+          c10::make_intrusive<c10d::ProcessGroupGloo>(store_, comm_.rank(), comm_.size(), options);
+    } catch (const std::exception& e) {
+      failure = cat(who(), " could not connect its Gloo device at ", address,
+                    " to the other ranks (store at ", store, ", chosen because ", endpoints.how,
+                    "): ", message_of(e), ". If the hosts reach each other", kFix);
+    }
+    stop_if_any_failed(
+        comm_, failure,
+        cat(who(), ": another rank could not join the Gloo process group (its message says why)"));
+  }
+
+  std::string who() const { return cat("rank ", comm_.rank(), " (host ", mpi::hostname(), ")"); }
+
+  // Runs one collective; a failure (Gloo's timeout, a reset connection) names the lost peer when
+  // Gloo's message has its address ("Read error [198.18.0.12]:6869: Connection reset by peer").
+  template <class F>
+  void collective(const char* what, F run) {
+    try {
+      run();
+    } catch (const std::exception& e) {
+      const std::string message = message_of(e);
+      fail(who(), ": the Gloo ", what, " failed: ", message, ". ", suspects(message),
+           " (parallel.timeout_s = ", timeout_s_, " s)");
+    }
+  }
+
+  // "Rank 1 (host pkdn2) died, or ..." for the ranks whose address is in `message`.
+  std::string suspects(const std::string& message) const {
+    std::vector<std::string> named;
+    const auto& addresses = endpoints_.rank_addresses;
+    for (std::size_t r = 0; r < addresses.size(); ++r)
+      if (static_cast<int>(r) != comm_.rank() && addresses[r] != addresses[comm_.rank()] &&
+          message.find("[" + addresses[r] + "]") != std::string::npos)
+        named.push_back(
+            cat("rank ", r, " (host ", endpoints_.rank_hosts[r], ", ", addresses[r], ")"));
+    if (named.empty()) return "Another rank died or hangs, or its host became unreachable";
+    return cat("Lost ", join(named, " or "), ": it died or hangs, or its host became unreachable");
+  }
+
+  Endpoints endpoints_;
+  double timeout_s_;
   c10::intrusive_ptr<c10d::TCPStore> store_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
 };
@@ -71,14 +182,7 @@ class GlooReducer : public GradientReducer {
 }  // namespace
 
 std::unique_ptr<GradientReducer> make_gloo_reducer(const ReduceConfig& config, mpi::Comm& comm) {
-  try {
-    return std::make_unique<GlooReducer>(comm, config);
-  } catch (const c10::Error& e) {
-    fail("cannot set up the Gloo process group (rank ", comm.rank(),
-         "): ", e.what_without_backtrace(),
-         ". Set parallel.gloo_interface to the cluster network's interface, or parallel.backend = "
-         "\"mpi\"");
-  }
+  return std::make_unique<GlooReducer>(comm, config);
 }
 
 }  // namespace pkd::parallel

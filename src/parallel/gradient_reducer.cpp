@@ -65,6 +65,8 @@ void ReduceConfig::validate() const {
                " reducer (it has: ", built_backends(), ")");
   if (bucket_mb <= 0) usage_fail("parallel.bucket_mb must be positive, got ", bucket_mb);
   if (timeout_s <= 0) usage_fail("parallel.timeout_s must be positive, got ", timeout_s);
+  if (rendezvous_timeout_s <= 0)
+    usage_fail("parallel.rendezvous_timeout_s must be positive, got ", rendezvous_timeout_s);
 }
 
 std::unique_ptr<GradientReducer> GradientReducer::create(const ReduceConfig& config,

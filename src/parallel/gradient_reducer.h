@@ -4,9 +4,16 @@
 // Backends (which are built is printed by CMake and `pkd --version`):
 //  - "nccl": NCCL on CUDA tensors, one GPU per rank; the communicator's unique id is broadcast
 //    over MPI (nccl_reducer.cpp).
-//  - "gloo": LibTorch's c10d::ProcessGroupGloo, rendezvous through a TCPStore whose address rank 0
-//    broadcasts over MPI; faster or slower than MPI_Allreduce by machine (BENCHMARKS.md). Built
-//    only where c10d's Gloo headers exist (Debian's LibTorch, not the 2.x pip wheels).
+//  - "gloo": LibTorch's c10d::ProcessGroupGloo; faster or slower than MPI_Allreduce by machine
+//    (BENCHMARKS.md). Built only where c10d's Gloo headers exist (Debian's LibTorch, not the 2.x
+//    pip wheels). Rendezvous (parallel/endpoint.h): every rank sends rank 0 its host name and IPv4
+//    interfaces over MPI; rank 0 picks one address per rank (loopback when all ranks share a host,
+//    else the `gloo_interface` interface, else a network every host has an address on) and
+//    broadcasts them, or the reason none fits, so every rank agrees or fails alike. Rank 0 then
+//    serves a c10d::TCPStore on a free port (c10d listens on all addresses), every rank connects
+//    to it at rank 0's chosen address within `rendezvous_timeout_s`, and each rank's Gloo device
+//    binds its own chosen address. A rank that cannot connect stops every rank, each with a
+//    message saying what was tried and why it was chosen.
 //  - "mpi": MPI_Allreduce.
 // Gloo and MPI reduce host memory: CUDA tensors are staged through a pinned host buffer (copy
 // down, reduce, copy up), correct on any machine but slower than NCCL.
@@ -32,10 +39,11 @@ std::string backend_name(Backend b);
 std::string built_backends();
 
 struct ReduceConfig {
-  std::string backend = "auto";  // auto | nccl | gloo | mpi
-  double bucket_mb = 25;         // MiB of float32 per all-reduce call
-  std::string gloo_interface;    // network interface for Gloo ("" = this host's address)
-  double timeout_s = 300;        // a collective taking longer brings the job down
+  std::string backend = "auto";      // auto | nccl | gloo | mpi
+  double bucket_mb = 25;             // MiB of float32 per all-reduce call
+  std::string gloo_interface;        // network interface for Gloo ("" = chosen, see above)
+  double timeout_s = 300;            // a collective taking longer brings the job down
+  double rendezvous_timeout_s = 60;  // to reach rank 0's TCPStore and meet the others in it
 
   template <class V>
   void visit(V& v) {
@@ -44,9 +52,13 @@ struct ReduceConfig {
             "or mpi (gloo/mpi stage CUDA tensors through host memory)");
     v.field("bucket_mb", bucket_mb, "MiB of gradients per all-reduce call");
     v.field("gloo_interface", gloo_interface,
-            "network interface for Gloo, e.g. ib0 (\"\" = the host's address)");
+            "network interface for Gloo on every host, e.g. ib0 (\"\" = loopback on one host, "
+            "else a network all hosts share)");
     v.field("timeout_s", timeout_s,
             "seconds a collective may take before the job is brought down (a rank died or hung)");
+    v.field("rendezvous_timeout_s", rendezvous_timeout_s,
+            "seconds a rank may take to reach rank 0's Gloo rendezvous store and find the other "
+            "ranks there before it gives up");
   }
   void validate() const;
   // The backend key parsed (validated); kAuto stays kAuto until a device is known.

@@ -2,6 +2,8 @@
 
 #include <csignal>
 
+#include "mpi/comm.h"
+
 namespace pkd::train {
 namespace {
 
@@ -11,12 +13,18 @@ extern "C" void on_preemption_signal(int) {
   g_requested = 1;
 }
 
+// SIGTERM also tells the collective watchdog that the launcher is stopping the job.
+extern "C" void on_termination_signal(int) {
+  g_requested = 1;
+  mpi::Comm::note_termination();
+}
+
 }  // namespace
 
 void install_preemption_handlers() {
   static const bool installed = [] {
     std::signal(SIGUSR1, on_preemption_signal);
-    std::signal(SIGTERM, on_preemption_signal);
+    std::signal(SIGTERM, on_termination_signal);
     return true;
   }();
   (void)installed;

@@ -3,7 +3,8 @@
 // --signal=USR1@120); SIGTERM comes first when a job is cancelled or preempted. The handler only
 // sets a flag; the trainer checks it after every optimizer step, all ranks agree (any rank's
 // flag stops all), saves a checkpoint and exits with kExitPreempted so that the job script can
-// requeue itself and resume from `latest`.
+// requeue itself and resume from `latest`. SIGTERM also shortens the collective watchdog's limit
+// (mpi::Comm::note_termination): a rank blocked on a peer that is gone does not wait it out.
 namespace pkd::train {
 
 // EX_TEMPFAIL from sysexits.h: "try again later".

@@ -309,7 +309,7 @@ void TrainingRun::save(std::int64_t epoch, std::int64_t step_in_epoch) {
   if (comm_.is_root())
     save_checkpoint(loop_.output_dir, state_, model::model_state(m_), m_->config(),
                     runner_.optimizer().state(), setup_.effective_config, loop_.keep_checkpoints);
-  comm_.barrier();
+  comm_.barrier(mpi::Comm::Wait::kRootWrites);
 }
 
 TrainResult TrainingRun::stopped() {

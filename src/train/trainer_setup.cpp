@@ -53,6 +53,12 @@ std::set<std::string> run_control_keys(const std::string& command) {
   keys.insert(config::key_of(command.c_str(), loop, loop.keep_checkpoints));
   model::RuntimeConfig runtime;  // how much of the inputs is hashed does not change results
   keys.insert(config::key_of("runtime", runtime, runtime.verify));
+  // Where and how long the ranks wait for each other: a job requeued after a network fault may
+  // resume with longer timeouts or another interface.
+  parallel::ReduceConfig reduce;
+  keys.insert(config::key_of("parallel", reduce, reduce.gloo_interface));
+  keys.insert(config::key_of("parallel", reduce, reduce.timeout_s));
+  keys.insert(config::key_of("parallel", reduce, reduce.rendezvous_timeout_s));
   return keys;
 }
 
@@ -103,6 +109,7 @@ TrainResult TrainingSession::train(model::BertForSequenceClassification& model,
   check_eval_splits(loop_, index_, model->config(), run.model_name);
   model->to(runtime_.device());
   auto reducer = parallel::GradientReducer::create(reduce_, comm_, runtime_.device());
+  comm_.set_collective_timeout(reduce_.timeout_s);
   // The effective config: the command's table, then the shared ones; and the same at defaults.
   TrainerSetup setup;
   setup.command = run.command;

@@ -223,8 +223,13 @@ TEST(Finetune, AccumulationWindowsAndCheckpointGuards) {
   }
   ASSERT_NE(older, read_file(saved));
   write_text(saved, older);
-  // Resuming a finished run does nothing and succeeds (a requeued job that had finished).
-  r = run_pkd(base + " --window-examples 1000 --resume --output-dir " + (dir / "plain"));
+  // Resuming a finished run does nothing and succeeds (a requeued job that had finished), also
+  // with other network settings (run control: where and how long ranks wait for each other).
+  r = run_pkd(base +
+              " --window-examples 1000 --set parallel.timeout_s=60 --set "
+              "parallel.rendezvous_timeout_s=5 --set parallel.gloo_interface=ib0 --resume "
+              "--output-dir " +
+              (dir / "plain"));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   // The checkpoint is a model directory `pkd eval` loads.
   r = run_pkd("eval --model " + (dir / "plain/checkpoints/step-00000006") + " --tokens " +

@@ -23,7 +23,13 @@
 # calling shell. Needs root and a mounted /sys/fs/cgroup (slurmd 22.05 wants it even without
 # cgroup plugins). Starts in ~1 s.
 #
-# The node advertises PKD_SLURM_CPUS CPUs (default 4) whatever the machine has
+# Several hosts: PKD_SLURM_HOSTS=N (1..9) starts N nodes pkdn1..pkdnN instead of the localhost
+# node, each in its own network namespace (tests/cluster/hosts.sh: own address in 198.18.0.0/15,
+# own hostname, a shared hosts file) with its own slurmd; slurmctld and munged stay in this
+# namespace, slurmctld reachable at $PKD_HOSTS_GATEWAY. PKD_SLURMD_TIMEOUT (default 300, Slurm's)
+# is how long a silent node stays up before slurmctld marks it DOWN and requeues its jobs.
+#
+# Each node advertises PKD_SLURM_CPUS CPUs (default 4) whatever the machine has
 # (SlurmdParameters=config_overrides): tests run two 2-rank jobs at once on a 2-core machine.
 # Slurm hands out CPUs (CR_CPU) but binds nothing (task/none), so an over-advertised node only
 # oversubscribes the cores. Memory is not a consumable resource (no --mem checks). MaxTime is
@@ -46,7 +52,10 @@
 #   that traps it runs on, SIGKILL after KillWait); the rerun starts ~6 s (cred_expire=5 + 1 s)
 #   after the first run has ended, with SLURM_RESTART_COUNT=1 (unset on the first run).
 
+source "$(dirname "${BASH_SOURCE[0]}")/../cluster/hosts.sh"
+
 _slurm_dir=
+_slurm_nodes=()    # node names
 _slurm_pids=()     # pids of the daemons we started, in start order (munged, slurmctld, slurmd)
 _slurm_names=()
 
@@ -103,7 +112,11 @@ _slurm_kill_stale() {
       done
     fi
   fi
-  for name in slurmd slurmctld munged; do
+  local names=(slurmctld munged)
+  for f in "$dir"/run/slurmd*.pid; do
+    [[ -f $f ]] && names=("$(basename "$f" .pid)" "${names[@]}")
+  done
+  for name in "${names[@]}"; do
     pid=$(_slurm_stale_pid "$dir" "$name") || continue
     echo "slurm: stopping stale $name (pid $pid) of a previous run on $dir" >&2
     _slurm_kill_pid "$pid" 10
@@ -131,7 +144,7 @@ _slurm_free_ports() {
 slurm_logs() {
   local lines=${1:-30} f
   [[ -n $_slurm_dir ]] || return 0
-  for f in "$_slurm_dir/munge/munged.out" "$_slurm_dir/log/slurmctld.log" "$_slurm_dir/log/slurmd.log"; do
+  for f in "$_slurm_dir/munge/munged.out" "$_slurm_dir/log/slurmctld.log" "$_slurm_dir"/log/slurmd*.log; do
     echo "----- tail -n $lines $f"
     tail -n "$lines" "$f" 2>/dev/null || echo "(missing)"
   done
@@ -147,7 +160,7 @@ _slurm_fail() {
 slurm_start() {
   local dir=${1:?usage: slurm_start DIR}
   local cpus=${PKD_SLURM_CPUS:-4}
-  local host mem ports ctld_port slurmd_port first_job i
+  local host mem ports ctld_port slurmd_port first_job i hosts=${PKD_SLURM_HOSTS:-0}
 
   if [[ $(id -u) -ne 0 ]]; then
     echo "slurm_start: needs root (slurmd runs jobs as their user)" >&2
@@ -177,6 +190,7 @@ slurm_start() {
   _slurm_dir=$dir
   _slurm_pids=()
   _slurm_names=()
+  _slurm_nodes=()
 
   # Our clients must read our config only, not variables of an enclosing Slurm job or user.
   local v
@@ -187,6 +201,15 @@ slurm_start() {
   done
 
   host=$(hostname -s)
+  local ctld_addr=127.0.0.1 node_lines=() n
+  if ((hosts > 0)); then
+    # TmpFS is node-local: the PMIx plugin makes the same directory names on every node.
+    hosts_start "$dir/hosts" "$hosts" "$dir/tmp" || { _slurm_fail "cannot create $hosts hosts"; return 1; }
+    ctld_addr=$PKD_HOSTS_GATEWAY
+    for ((n = 1; n <= hosts; n++)); do _slurm_nodes+=("pkdn$n"); done
+  else
+    _slurm_nodes=("$host")
+  fi
   mem=$(slurmd -C 2>/dev/null | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
   mem=$(( ${mem:-2048} * 3 / 4 ))
   mapfile -t ports < <(_slurm_free_ports 2)
@@ -230,9 +253,9 @@ slurm_start() {
   # ---- slurm.conf
   : > "$dir/etc/plugstack.conf"
   cat > "$dir/etc/slurm.conf" << EOF
-# Written by tests/slurm/cluster.sh: a private single-node cluster on localhost.
+# Written by tests/slurm/cluster.sh: a private cluster (${#_slurm_nodes[@]} node(s)).
 ClusterName=pkdtest
-SlurmctldHost=$host(127.0.0.1)
+SlurmctldHost=$host($ctld_addr)
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
 SlurmUser=root
@@ -242,16 +265,16 @@ CredType=cred/munge
 # Our munged; a short credential lifetime: a requeued job may start again after it (+1 s).
 AuthInfo=socket=$dir/munge/munge.socket,cred_expire=5
 StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool
+SlurmdSpoolDir=$dir/spool/%n
 # The PMIx plugin makes TmpFS/spmix_appdir_UID_JOBID.STEP, and Open MPI derives its session
 # directory from the job id: a private TmpFS and a random first job id keep two clusters running
 # at once (or a killed run's leftovers) apart. Job ids are not 1, 2, 3...
 TmpFS=$dir/tmp
 FirstJobId=$first_job
 SlurmctldPidFile=$dir/run/slurmctld.pid
-SlurmdPidFile=$dir/run/slurmd.pid
+SlurmdPidFile=$dir/run/slurmd-%n.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
-SlurmdLogFile=$dir/log/slurmd.log
+SlurmdLogFile=$dir/log/slurmd-%n.log
 SlurmctldDebug=info
 SlurmdDebug=info
 PlugStackConfig=$dir/etc/plugstack.conf
@@ -275,13 +298,21 @@ EnforcePartLimits=ALL
 SchedulerParameters=bf_interval=1,sched_interval=1
 MailProg=/bin/true
 ReturnToService=2
+SlurmdTimeout=${PKD_SLURMD_TIMEOUT:-300}
 # Finished jobs stay visible to scontrol/squeue -t all for 10 minutes.
 MinJobAge=600
 # The node below is what this file says, not what the hardware has (CPU over-advertising).
 SlurmdParameters=config_overrides
-NodeName=$host NodeAddr=127.0.0.1 NodeHostname=$host CPUs=$cpus Boards=1 SocketsPerBoard=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=$mem State=UNKNOWN
-PartitionName=debug Nodes=$host Default=YES MaxTime=60 State=UP
 EOF
+  local node addr nodes
+  for node in "${_slurm_nodes[@]}"; do
+    addr=127.0.0.1
+    ((hosts > 0)) && addr=$(host_address "$node")
+    echo "NodeName=$node NodeAddr=$addr NodeHostname=$node CPUs=$cpus Boards=1 SocketsPerBoard=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=$mem State=UNKNOWN" >> "$dir/etc/slurm.conf"
+  done
+  nodes=$(IFS=,; echo "${_slurm_nodes[*]}")
+  echo "PartitionName=debug Nodes=$nodes Default=YES MaxTime=60 State=UP" >> "$dir/etc/slurm.conf"
+  mkdir -p "${_slurm_nodes[@]/#/$dir/spool/}"
   export SLURM_CONF=$dir/etc/slurm.conf
 
   # ---- daemons, in the foreground of background jobs (so $! is the daemon)
@@ -294,21 +325,30 @@ EOF
   done
   scontrol ping 2>/dev/null | grep -q 'is UP' || { _slurm_fail "slurmctld did not come up in 10 s"; return 1; }
 
-  ( cd "$dir/log" && exec slurmd -D -f "$SLURM_CONF" -N "$host" ) > "$dir/log/slurmd.out" 2>&1 &
-  _slurm_pids+=($!) _slurm_names+=(slurmd)
+  for node in "${_slurm_nodes[@]}"; do
+    if ((hosts > 0)); then
+      ( cd "$dir/log" && host_exec "$node" slurmd -D -f "$SLURM_CONF" -N "$node" ) > "$dir/log/slurmd-$node.out" 2>&1 &
+    else
+      ( cd "$dir/log" && exec slurmd -D -f "$SLURM_CONF" -N "$node" ) > "$dir/log/slurmd-$node.out" 2>&1 &
+    fi
+    _slurm_pids+=($!) _slurm_names+=("slurmd-$node")
+    disown $!  # a test may kill it: no "Killed" report from this shell
+  done
 
-  local state=
+  local states=
   for ((i = 0; i < 300; i++)); do
-    state=$(sinfo -h -N -n "$host" -o %T 2>/dev/null || true)
-    [[ $state == idle ]] && break
-    _slurm_alive "${_slurm_pids[2]}" || break
+    states=$(sinfo -h -N -o %T 2>/dev/null | sort -u | tr '\n' ' ')
+    [[ $states == "idle " ]] && break
+    for ((n = 2; n < ${#_slurm_pids[@]}; n++)); do
+      _slurm_alive "${_slurm_pids[n]}" || break 2
+    done
     sleep 0.1
   done
-  if [[ $state != idle ]]; then
-    _slurm_fail "node $host is '${state:-unknown}', not idle, after 30 s"
+  if [[ $states != "idle " ]]; then
+    _slurm_fail "nodes ${_slurm_nodes[*]} are '${states:-unknown}', not all idle, after 30 s"
     return 1
   fi
-  echo "slurm: cluster up under $dir (node $host, $cpus CPUs, ports $ctld_port/$slurmd_port)"
+  echo "slurm: cluster up under $dir (nodes ${_slurm_nodes[*]}, $cpus CPUs each, ports $ctld_port/$slurmd_port)"
 }
 
 _slurm_prev_exit_trap=
@@ -341,13 +381,15 @@ slurm_stop() {
       }
     fi
   fi
-  # Reverse start order: slurmd, slurmctld, munged.
+  # Reverse start order: slurmd(s), slurmctld, munged; then the hosts (and what still runs there).
   for ((i = ${#_slurm_pids[@]} - 1; i >= 0; i--)); do
     _slurm_kill_pid "${_slurm_pids[i]}" 15 || rc=1
   done
+  hosts_stop
   _slurm_dir=
   _slurm_pids=()
   _slurm_names=()
+  _slurm_nodes=()
   unset SLURM_CONF
   return $rc
 }

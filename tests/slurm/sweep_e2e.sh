@@ -18,6 +18,7 @@ fi
 pkd=$(readlink -f "$1")
 root=$(readlink -f "$2")
 source "$root/tests/slurm/cluster.sh"
+source "$root/tests/slurm/tiny_configs.sh"
 tmp=$(mktemp -d /tmp/pkd-slurm-e2e.XXXXXX)
 fail() {
   echo "FAIL: $*" >&2
@@ -38,49 +39,8 @@ head -n 201 "$root/data/glue/RTE/dev.tsv" > "$tmp/glue/RTE/train.tsv"
 { head -n 1 "$root/data/glue/RTE/dev.tsv"; tail -n +202 "$root/data/glue/RTE/dev.tsv"; } > "$tmp/glue/RTE/dev.tsv"
 { printf 'index\tsentence1\tsentence2\n'; tail -n +202 "$root/data/glue/RTE/dev.tsv" | head -n 40 | cut -f1-3; } \
   > "$tmp/glue/RTE/test.tsv"
-# Tiny stage configs in the layout of configs/glue (paths relative to the work directory).
 configs=$tmp/configs
-mkdir -p "$configs"
-sed 's/^max_seq_length = .*/max_seq_length = 64/' "$root/configs/glue/tokenize.toml" > "$configs/tokenize.toml"
-sed 's/^dtype = .*/dtype = "float32"/' "$root/configs/glue/cache.toml" > "$configs/cache.toml"
-for task in SST-2 RTE; do
-  mkdir -p "$configs/$task"
-  cat > "$configs/$task/teacher.toml" <<EOF
-[finetune]
-init = "random"
-train = "tokens/$task/train"
-dev = "tokens/$task/dev"
-test = "tokens/$task/test"
-output_dir = "teacher/$task"
-epochs = 2
-batch_size = 16
-[finetune.random_init]
-hidden_size = 32
-num_hidden_layers = 2
-num_attention_heads = 2
-intermediate_size = 64
-[optimizer]
-learning_rate = 1e-3
-EOF
-  cat > "$configs/$task/student.toml" <<EOF
-[distill]
-teacher = "teacher/$task/model"
-features = "features/$task/train"
-train = "tokens/$task/train"
-dev = "tokens/$task/dev"
-test = "tokens/$task/test"
-output_dir = "students/$task/default"
-student_layers = 1
-epochs = 25
-batch_size = 16
-log_every = 5
-checkpoint_every = 50
-[distill.loss]
-layer_map = "skip"
-[optimizer]
-learning_rate = 1e-3
-EOF
-done
+tiny_configs "$root" "$configs" 8192 25 50 SST-2 RTE
 sweep_toml() {  # WORK_DIR TASKS EXTRA_TOML
   cat <<EOF
 [sweep]
