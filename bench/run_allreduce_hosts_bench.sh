@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Gradient all-reduce across two hosts: `pkd_bench_allreduce` (Gloo vs MPI_Allreduce, the same
+# buffer, both in one run) with one rank on each of two test hosts (network namespaces on a
+# bridge, tests/cluster/hosts.sh: TCP through veth pairs, no shared memory between the ranks),
+# launched by mpirun through the namespaces' launch agent; then the same on one host (loopback
+# and Open MPI's shared memory), for comparison. Root only.
+# Usage: bench/run_allreduce_hosts_bench.sh [SIZE_MB] [ITERS] [BUILD_DIR]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+size=${1:-100}
+iters=${2:-5}
+build=${3:-$root/build}
+source "$root/tests/cluster/hosts.sh"
+source "$root/tests/mpi/common.sh"
+dir=$(mktemp -d)
+trap 'hosts_stop; rm -rf "$dir"' EXIT
+hosts_start "$dir" 2 > /dev/null
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader,tcp
+echo "== two hosts, one rank each ($PKD_HOSTS_NET)"
+host_run pkdn1 env OMPI_MCA_plm_rsh_agent="$root/tests/cluster/agent.sh" \
+  OMPI_MCA_btl_tcp_if_include="$PKD_HOSTS_NET" OMPI_MCA_oob_tcp_if_include="$PKD_HOSTS_NET" \
+  mpirun --host pkdn1,pkdn2 -np 2 "$build/bin/pkd_bench_allreduce" "$size" "$iters" 2>&1 |
+  grep -v "setpgid"
+echo "== one host, two ranks"
+mpirun_local -np 2 "$build/bin/pkd_bench_allreduce" "$size" "$iters"
