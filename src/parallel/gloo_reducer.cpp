@@ -47,12 +47,15 @@ std::string addresses_text(const std::vector<std::string>& addresses) {
   return text;
 }
 
-// Every rank stops together, each with its own `failure` or else `others`, when any rank
-// failed, rather than the rest waiting out a timeout for a lost rank. Collective.
-void stop_if_any_failed(mpi::Comm& comm, const std::string& failure, const std::string& others) {
+// Every rank stops together when any rank failed, all with the failing ranks' own messages
+// (gathered by rank 0 and broadcast): the first rank to exit may take the others down before
+// they print, so no reason may depend on its own rank living long enough to say it. Collective.
+void stop_if_any_failed(mpi::Comm& comm, const std::string& failure) {
   if (!comm.any(!failure.empty())) return;
-  if (!failure.empty()) fail(failure);
-  fail(others);
+  std::string reasons;
+  for (const auto& f : comm.gather(failure))
+    if (!f.empty()) reasons += (reasons.empty() ? "" : "; ") + f;
+  fail(comm.broadcast(reasons));
 }
 
 class GlooReducer : public GradientReducer {
@@ -119,9 +122,7 @@ class GlooReducer : public GradientReducer {
                 "): ", message_of(e), ". If this host reaches rank 0", kFix);
       }
     }
-    stop_if_any_failed(comm_, failure,
-                       cat(who(), ": another rank could not reach the Gloo rendezvous store at ",
-                           store, " (its message says why)"));
+    stop_if_any_failed(comm_, failure);
     return store;
   }
 
@@ -140,9 +141,7 @@ class GlooReducer : public GradientReducer {
                     " to the other ranks (store at ", store, ", chosen because ", endpoints.how,
                     "): ", message_of(e), ". If the hosts reach each other", kFix);
     }
-    stop_if_any_failed(
-        comm_, failure,
-        cat(who(), ": another rank could not join the Gloo process group (its message says why)"));
+    stop_if_any_failed(comm_, failure);
   }
 
   std::string who() const { return cat("rank ", comm_.rank(), " (host ", mpi::hostname(), ")"); }
