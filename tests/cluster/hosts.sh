@@ -19,7 +19,7 @@
 #   host_exec NAME CMD...    the same, replacing the calling (sub)shell: `(host_exec ...) &`
 #   host_address NAME        the host's address (pkdn2 -> 198.18.37.12)
 #   host_ip NAME ARGS...     `ip ARGS` in the host's network namespace (extra interfaces, routes)
-#   host_link NAME down|up   cuts or restores the host's link (its end of the veth pair)
+#   host_link NAME down|up   cuts or restores the host's link (the bridge's end of its veth pair)
 #   host_pids NAME           pids of the processes in the host's network namespace
 #   hosts_stop               kills every process in the namespaces, deletes the namespaces, veths
 #                            and bridge this DIR created (recorded in DIR/created, so a later
