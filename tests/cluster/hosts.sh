@@ -22,8 +22,11 @@
 #   host_link NAME down|up   cuts or restores the host's link (the bridge's end of its veth pair)
 #   host_pids NAME           pids of the processes in the host's network namespace
 #   hosts_stop               kills every process in the namespaces, deletes the namespaces, veths
-#                            and bridge this DIR created (recorded in DIR/created, so a later
-#                            hosts_start on the DIR of a killed run removes its leftovers first)
+#                            and bridge this DIR created (recorded in DIR/created)
+#
+# A run killed before hosts_stop (SIGKILL, a test timeout) leaves its hosts behind; the next
+# hosts_start removes them: every hosts_start registers its DIR and the pid of its shell under
+# /run/pkd-hosts, and removes what the DIRs of dead pids recorded.
 #
 # Needs root, iproute2 and util-linux (nsenter, unshare). `ip netns exec` is not used: it
 # remounts /sys, which hides /sys/fs/cgroup from slurmd. Nothing outside DIR, the namespaces and
@@ -34,6 +37,20 @@ _hosts_dir=
 _hosts_tag=
 
 _hosts_record() { echo "$1 $2" >> "$_hosts_dir/created"; }
+_hosts_registry=/run/pkd-hosts
+
+# The hosts of earlier runs whose shell is gone: /run/pkd-hosts/TAG holds "PID DIR".
+_hosts_remove_orphans() {
+  local entry pid dir
+  for entry in "$_hosts_registry"/*; do
+    [[ -f $entry ]] || continue
+    read -r pid dir < "$entry" || continue
+    kill -0 "$pid" 2> /dev/null && continue
+    echo "hosts: removing the hosts of a run that ended without hosts_stop ($dir)" >&2
+    _hosts_remove_recorded "$dir"
+    rm -f "$entry"
+  done
+}
 
 # Removes what DIR/created lists (namespaces: their processes first; then links).
 _hosts_remove_recorded() {
@@ -79,6 +96,7 @@ hosts_start() {
   ((n >= 1 && n <= 9)) || { echo "hosts_start: 1 to 9 hosts, got $n" >&2; return 1; }
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd -P)
+  _hosts_remove_orphans
   _hosts_remove_recorded "$dir"
   _hosts_dir=$dir
   # Interface names are at most 15 characters: pkd + 4 hex + role.
@@ -87,6 +105,7 @@ hosts_start() {
   export PKD_HOSTS_DIR=$dir PKD_HOSTS_N=$n
   export PKD_HOSTS_NET=198.18.$octet.0/24 PKD_HOSTS_GATEWAY=198.18.$octet.1
   : > "$dir/created"
+  mkdir -p "$_hosts_registry" && echo "$$ $dir" > "$_hosts_registry/$_hosts_tag"
   {
     echo "# Written by tests/cluster/hosts.sh: the test cluster's hosts."
     echo "127.0.0.1 localhost"
@@ -174,6 +193,7 @@ host_pids() {
 hosts_stop() {
   [[ -n $_hosts_dir ]] || return 0
   _hosts_remove_recorded "$_hosts_dir"
+  [[ -f $_hosts_dir/tag ]] && rm -f "$_hosts_registry/$(< "$_hosts_dir/tag")"
   rm -f "$_hosts_dir/tag"
   _hosts_dir=
   unset PKD_HOSTS_DIR PKD_HOSTS_NET PKD_HOSTS_GATEWAY PKD_HOSTS_N
