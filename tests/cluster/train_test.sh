@@ -19,35 +19,7 @@ configs=$work/configs
 # 60 examples per shard: 4 train shards, so that both ranks tokenize and cache some.
 source "$root/tests/slurm/tiny_configs.sh"
 tiny_configs "$root" "$configs" 60 10 20 SST-2
-cat > "$work/sweep.toml" << EOF
-[sweep]
-name = "mn"
-tasks = ["SST-2"]
-work_dir = "$work"
-glue_dir = "$work/glue"
-vocab = "$root/data/vocab/vocab.txt"
-configs = "$configs"
-grid = ["distill.loss.beta=0,100"]
-baseline = ["optimizer.learning_rate=2e-3"]
-[sweep.slurm]
-signal_seconds = 30
-[sweep.slurm.tokenize]
-nodes = 2
-time = "00:10:00"
-[sweep.slurm.teacher]
-nodes = 2
-ntasks_per_node = 1
-time = "00:10:00"
-[sweep.slurm.cache]
-nodes = 2
-ntasks_per_node = 1
-time = "00:10:00"
-[sweep.slurm.distill]
-ntasks_per_node = 2
-time = "00:10:00"
-[sweep.slurm.report]
-time = "00:10:00"
-EOF
+tiny_sweep_toml "$root" mn "$work" "$work/glue" "$configs" '["SST-2"]' 2 1 > "$work/sweep.toml"
 
 echo "== 1. a sweep across both hosts"
 "$pkd" sweep --config "$work/sweep.toml" || fail "pkd sweep refused the sweep"

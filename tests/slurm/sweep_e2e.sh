@@ -42,33 +42,7 @@ head -n 201 "$root/data/glue/RTE/dev.tsv" > "$tmp/glue/RTE/train.tsv"
 configs=$tmp/configs
 tiny_configs "$root" "$configs" 8192 25 50 SST-2 RTE
 sweep_toml() {  # WORK_DIR TASKS EXTRA_TOML
-  cat <<EOF
-[sweep]
-name = "e2e"
-tasks = $2
-work_dir = "$1"
-glue_dir = "$tmp/glue"
-vocab = "$root/data/vocab/vocab.txt"
-configs = "$configs"
-grid = ["distill.loss.beta=0,100"]
-baseline = ["optimizer.learning_rate=2e-3"]
-$3
-[sweep.slurm]
-signal_seconds = 30
-[sweep.slurm.tokenize]
-time = "00:10:00"
-[sweep.slurm.teacher]
-ntasks_per_node = 2
-time = "00:10:00"
-[sweep.slurm.cache]
-ntasks_per_node = 2
-time = "00:10:00"
-[sweep.slurm.distill]
-ntasks_per_node = 2
-time = "00:10:00"
-[sweep.slurm.report]
-time = "00:10:00"
-EOF
+  tiny_sweep_toml "$root" e2e "$1" "$tmp/glue" "$configs" "$2" 1 2 "$3"
 }
 
 echo "== 1. a two-task sweep through the real job scripts"

@@ -7,6 +7,13 @@
 # and per TASK a from-scratch 2-layer, 32-wide teacher (2 epochs) and a 1-layer PKD-Skip student
 # (STUDENT_EPOCHS, a checkpoint every CHECKPOINT_EVERY steps), with paths relative to the work
 # directory (tokens/TASK, teacher/TASK, features/TASK/train, students/TASK/...).
+#
+#   tiny_sweep_toml ROOT NAME WORK_DIR GLUE_DIR CONFIGS TASKS NODES TASKS_PER_NODE [EXTRA_TOML]
+#
+# prints a [sweep] over those configs (TASKS a TOML list: '["SST-2"]'): a beta grid of 0 and 100
+# plus a fine-tuning baseline; tokenize, teacher and cache on NODES nodes (teacher and cache with
+# TASKS_PER_NODE ranks each), every distillation element on 1 node x 2 ranks; EXTRA_TOML goes
+# into [sweep].
 tiny_configs() {
   local root=$1 dir=$2 shard_size=$3 epochs=$4 checkpoint_every=$5 task
   shift 5
@@ -52,4 +59,39 @@ layer_map = "skip"
 learning_rate = 1e-3
 TOML
   done
+}
+
+tiny_sweep_toml() {
+  local root=$1
+  shift
+  cat << TOML
+[sweep]
+name = "$1"
+tasks = $5
+work_dir = "$2"
+glue_dir = "$3"
+vocab = "$root/data/vocab/vocab.txt"
+configs = "$4"
+grid = ["distill.loss.beta=0,100"]
+baseline = ["optimizer.learning_rate=2e-3"]
+${8:-}
+[sweep.slurm]
+signal_seconds = 30
+[sweep.slurm.tokenize]
+nodes = $6
+time = "00:10:00"
+[sweep.slurm.teacher]
+nodes = $6
+ntasks_per_node = $7
+time = "00:10:00"
+[sweep.slurm.cache]
+nodes = $6
+ntasks_per_node = $7
+time = "00:10:00"
+[sweep.slurm.distill]
+ntasks_per_node = 2
+time = "00:10:00"
+[sweep.slurm.report]
+time = "00:10:00"
+TOML
 }
