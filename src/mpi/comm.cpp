@@ -47,25 +47,22 @@ struct Watch {
   std::once_flag thread_started;
 };
 Watch g_watch;
-Watch& watch() {
-  return g_watch;
-}
 
 // Marks one MPI collective of this (the main) thread for the watchdog.
 class Collective {
  public:
   explicit Collective(const char* what, bool patient = false) {
-    watch().what.store(what);
-    watch().patient.store(patient);
-    watch().started_ms.store(now_ms());
+    g_watch.what.store(what);
+    g_watch.patient.store(patient);
+    g_watch.started_ms.store(now_ms());
   }
-  ~Collective() { watch().started_ms.store(0); }
+  ~Collective() { g_watch.started_ms.store(0); }
   Collective(const Collective&) = delete;
   Collective& operator=(const Collective&) = delete;
 };
 
 [[noreturn]] void watchdog(int rank, int size) {
-  Watch& w = watch();
+  Watch& w = g_watch;
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     const std::int64_t started = w.started_ms.load();
@@ -77,7 +74,7 @@ class Collective {
     // library is initialised single-threaded): exit, and let the launcher stop the others.
     log_error(w.what.load(), " of rank ", rank, "/", size, " on host ", hostname(),
               " has not completed after ", static_cast<double>(limit) / 1000,
-              w.terminating.load() ? " s since the launcher began stopping the job (SIGTERM)"
+              w.terminating.load() ? " s while the launcher is stopping the job (SIGTERM)"
                                    : " s (parallel.timeout_s)",
               ": another rank died or hangs, or its host is unreachable; exiting so that the "
               "launcher brings the job down");
@@ -202,15 +199,15 @@ std::vector<std::string> Comm::gather(const std::string& value) {
 
 void Comm::set_collective_timeout(double seconds) {
   if (!mpi_ || size_ == 1) return;
-  watch().limit_ms.store(static_cast<std::int64_t>(seconds * 1000));
+  g_watch.limit_ms.store(static_cast<std::int64_t>(seconds * 1000));
   if (seconds > 0)
-    std::call_once(watch().thread_started,
+    std::call_once(g_watch.thread_started,
                    [this] { std::thread(watchdog, rank_, size_).detach(); });
 }
 
 void Comm::note_termination() noexcept {
   static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
-  watch().terminating.store(true);
+  g_watch.terminating.store(true);
 }
 
 void Comm::abort(int exit_code) {
