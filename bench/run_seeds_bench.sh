@@ -34,17 +34,8 @@ for seed in $seeds; do
       --intra-op-threads 1 --log-level warn > /dev/null
   done
 done
-/usr/bin/python3 - "$work" "$steps" "$seeds" "$root/out/demo/teacher" <<'PY'
-import json, statistics, sys
-work, steps, seeds, teacher = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4]
-acc = lambda d: json.load(open(f"{d}/eval_results.json"))["dev"]["accuracy"]
-print(f"SST-2 dev accuracy, 2-layer students, {steps} steps of 32, seeds {' '.join(seeds)}; "
-      f"teacher (4 layers, from scratch) {acc(teacher):.4f}")
-print("| student | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | std |")
-print("|---|" + "---|" * (len(seeds) + 2))
-for row, name in (("finetuned", "fine-tuned (alpha = beta = 0)"), ("kd", "vanilla KD (beta = 0)"),
-                  ("pkd", "PKD-Skip (beta = 100)")):
-    v = [acc(f"{work}/{row}-seed{s}") for s in seeds]
-    print(f"| {name} | " + " | ".join(f"{x:.4f}" for x in v) +
-          f" | {statistics.mean(v):.4f} | {statistics.stdev(v) if len(v) > 1 else 0:.4f} |")
-PY
+teacher_acc=$(/usr/bin/python3 -c 'import json, sys; print("%.4f" % json.load(open(sys.argv[1]))["dev"]["accuracy"])' \
+  "$root/out/demo/teacher/eval_results.json")
+echo "SST-2 dev accuracy, 2-layer students, $steps steps of 32, seeds $seeds; teacher (4 layers, from scratch) $teacher_acc"
+/usr/bin/python3 "$root/bench/seed_table.py" "$work" "$seeds" "finetuned=fine-tuned (alpha = beta = 0)" \
+  "kd=vanilla KD (beta = 0)" "pkd=PKD-Skip (beta = 100)"

@@ -187,6 +187,10 @@ std::string inspect(const InspectOptions& o) {
         << histogram_text(s.header.length_histogram);
     return out.str();
   }
+  if (is_feature_split(o.path)) {
+    if (o.example) fail("--example decodes token shards; '", o.path, "' holds teacher features");
+    return inspect_features(o.path);
+  }
   if (file_exists(shards::manifest_path(o.path))) return inspect_split(o.path, o);
   std::vector<std::string> splits;
   for (const auto& entry : stdfs::directory_iterator(o.path))

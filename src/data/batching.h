@@ -20,6 +20,10 @@ struct Batch {
   // Distillation only (undefined otherwise): the cached teacher outputs of these examples.
   torch::Tensor teacher_logits;  // [B, C] float32
   torch::Tensor teacher_cls;     // [layers, B, H] float32, the requested [CLS] rows
+  // Token-level (when requested): [layers, B, T, H] hidden states and [layers, B, heads, T, T]
+  // attention probabilities, float32, zeros at padded positions.
+  torch::Tensor teacher_hidden;
+  torch::Tensor teacher_attention;
 };
 
 // Inference order: the shard's examples sorted by length (stable), cut into batches of at most

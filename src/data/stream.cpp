@@ -69,6 +69,30 @@ shards::FeatureManifest check_features_match(const SplitIndex& tokens, const Fea
     if (l < 0 || l > m.num_layers)
       fail("teacher features '", f.dir, "' hold [CLS] vectors of layers 0..", m.num_layers, " (a ",
            m.num_layers, "-layer teacher); layer ", l, " is needed");
+  auto missing = [](const std::vector<std::int64_t>& want, const std::vector<std::int64_t>& held) {
+    std::vector<std::int64_t> out;
+    for (auto l : want)
+      if (std::find(held.begin(), held.end(), l) == held.end()) out.push_back(l);
+    return out;
+  };
+  const auto hidden = missing(f.tokens.hidden, m.token_layers.hidden);
+  const auto attention = missing(f.tokens.attention, m.token_layers.attention);
+  if (!hidden.empty() || !attention.empty())
+    usage_fail(
+        "teacher features '", f.dir, "' lack what the objective needs: ",
+        hidden.empty() ? ""
+                       : cat("every token's hidden state of rows ", shards::layer_list(hidden),
+                             " (they hold ", shards::layer_list(m.token_layers.hidden), ")"),
+        !hidden.empty() && !attention.empty() ? "; " : "",
+        attention.empty() ? ""
+                          : cat("attention probabilities of layers ", shards::layer_list(attention),
+                                " (they hold ", shards::layer_list(m.token_layers.attention), ")"),
+        ". Re-run `pkd cache-teacher --overwrite --out ", f.dir, "`",
+        f.tokens.hidden.empty() ? "" : " --layers " + shards::layer_list(f.tokens.hidden),
+        f.tokens.attention.empty()
+            ? ""
+            : " --attention-layers " + shards::layer_list(f.tokens.attention),
+        " (docs/formats.md: token-level features)");
   return m;
 }
 
@@ -97,11 +121,16 @@ void WindowLoader::load(const std::vector<std::int64_t>& shard_ids) {
       }
     if (!features_.dir.empty()) {
       const std::string fpath = features_.dir + "/" + feature_manifest_.shards[i].file;
-      l.features = shards::read_feature_shard(features_.dir, feature_manifest_, index_.manifest, i,
-                                              features_.layers, index_.verification);
+      l.features =
+          shards::read_feature_shard(features_.dir, feature_manifest_, index_.manifest, i,
+                                     {features_.layers, features_.tokens}, index_.verification);
       if (l.features.example_ids != l.tokens.example_ids)
         fail("'", fpath, "' lists other examples (or another order) than '", path,
              "': re-run `pkd cache-teacher`");
+      if (!features_.tokens.empty() && l.features.token_offsets != l.tokens.offsets)
+        fail("'", fpath, "' has token_offsets other than the offsets of '", path,
+             "': its token-level features do not line up with the tokens; re-run "
+             "`pkd cache-teacher --overwrite`");
     }
     loaded_.push_back(std::move(l));
   }
@@ -141,7 +170,39 @@ Batch WindowLoader::collate(const std::vector<std::int64_t>& examples) const {
       std::memcpy(cls + (l * b + i) * h, f.cls_hidden.data() + (l * n + row) * h,
                   sizeof(float) * static_cast<std::size_t>(h));
   }
+  if (!features_.tokens.empty()) collate_token_features(owners, refs, batch);
   return batch;
+}
+
+// Each example's ragged rows into the padded [layers, B, T, H] / [layers, B, heads, T, T].
+void WindowLoader::collate_token_features(const std::vector<const Loaded*>& owners,
+                                          const std::vector<ExampleRef>& refs, Batch& batch) const {
+  const auto b = static_cast<std::int64_t>(refs.size());
+  const std::int64_t t = batch.input_ids.size(1);
+  const auto& header = owners[0]->features.header;
+  const std::int64_t h = header.hidden_size, heads = header.num_heads;
+  const auto hidden_layers = static_cast<std::int64_t>(features_.tokens.hidden.size());
+  const auto attention_layers = static_cast<std::int64_t>(features_.tokens.attention.size());
+  if (hidden_layers > 0) batch.teacher_hidden = torch::zeros({hidden_layers, b, t, h});
+  if (attention_layers > 0)
+    batch.teacher_attention = torch::zeros({attention_layers, b, heads, t, t});
+  float* hidden = hidden_layers > 0 ? batch.teacher_hidden.data_ptr<float>() : nullptr;
+  float* attention = attention_layers > 0 ? batch.teacher_attention.data_ptr<float>() : nullptr;
+  for (std::int64_t i = 0; i < b; ++i) {
+    const shards::FeatureShard& f = owners[static_cast<std::size_t>(i)]->features;
+    const auto row = static_cast<std::size_t>(refs[static_cast<std::size_t>(i)].row);
+    const std::int64_t begin = f.token_offsets[row], len = f.token_offsets[row + 1] - begin;
+    for (std::int64_t l = 0; l < hidden_layers; ++l)
+      f.token_hidden[static_cast<std::size_t>(l)].copy_to(hidden + ((l * b + i) * t) * h, begin * h,
+                                                          len * h);
+    for (std::int64_t l = 0; l < attention_layers; ++l) {
+      const auto& maps = f.attention[static_cast<std::size_t>(l)];
+      for (std::int64_t head = 0; head < heads; ++head)
+        for (std::int64_t q = 0; q < len; ++q)
+          maps.copy_to(attention + (((l * b + i) * heads + head) * t + q) * t,
+                       f.attention_offsets[row] + (head * len + q) * len, len);
+    }
+  }
 }
 
 }  // namespace pkd::data

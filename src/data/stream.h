@@ -30,17 +30,20 @@ struct SplitIndex {
 };
 SplitIndex index_split(const std::string& dir, shards::Verification verification);
 
-// Teacher features to attach to the batches: FEATURES/<split> and which rows of cls_hidden
-// (0 = embeddings output, l = layer l) the loss needs.
+// Teacher features to attach to the batches: FEATURES/<split>, which rows of cls_hidden
+// (0 = embeddings output, l = layer l) the loss needs, and which token-level hidden rows and
+// attention layers.
 struct FeatureRequest {
   std::string dir;
   std::vector<std::int64_t> layers;
+  shards::TokenFeatureLayers tokens;
 };
 
 // Checks that the feature split was computed from exactly these token shards (same files,
-// sha256, tokenization settings and counts) and holds the requested layers; returns its
-// manifest. Errors name both directories and the first difference. Each feature shard's own
-// digest and fingerprint are checked when it is read (shards/verify.h).
+// sha256, tokenization settings and counts) and holds the requested layers (an error names a
+// missing layer and the `pkd cache-teacher` flags that store it); returns its manifest. Errors name
+// both directories and the first difference. Each feature shard's own digest and fingerprint are
+// checked when it is read (shards/verify.h).
 shards::FeatureManifest check_features_match(const SplitIndex& tokens, const FeatureRequest& f);
 
 // One window of shards in memory: tokens and, when requested, teacher features.
@@ -52,7 +55,8 @@ class WindowLoader {
   // Makes `shards` the window in memory (a no-op when it already is).
   void load(const std::vector<std::int64_t>& shards);
   // The padded batch of split examples `examples` (all in the loaded window); with features,
-  // batch.teacher_logits [B, C] and batch.teacher_cls [layers, B, H] (float32).
+  // batch.teacher_logits [B, C], batch.teacher_cls [layers, B, H] and the requested token-level
+  // features, padded like the tokens (float32; zeros at padding).
   Batch collate(const std::vector<std::int64_t>& examples) const;
 
  private:
@@ -61,6 +65,8 @@ class WindowLoader {
     shards::TokenShard tokens;
     shards::FeatureShard features;
   };
+  void collate_token_features(const std::vector<const Loaded*>& owners,
+                              const std::vector<ExampleRef>& refs, Batch& batch) const;
   const SplitIndex& index_;
   FeatureRequest features_;
   shards::FeatureManifest feature_manifest_;  // when features_.dir is set

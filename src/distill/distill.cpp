@@ -10,12 +10,6 @@
 namespace pkd::distill {
 namespace {
 
-std::string layers_text(const std::vector<std::int64_t>& layers) {
-  std::string text;
-  for (auto l : layers) text += (text.empty() ? "" : ",") + std::to_string(l);
-  return text.empty() ? "none" : text;
-}
-
 // The student: the init's embeddings + first k layers, or random with the teacher's shape.
 model::ClassifierInit student_init(const DistillConfig& c, const Teacher& teacher) {
   model::ClassifierInit init;
@@ -26,10 +20,14 @@ model::ClassifierInit student_init(const DistillConfig& c, const Teacher& teache
     return init;
   }
   const model::BertConfig& tc = *teacher.config;
-  init.random = {tc.hidden_size,
+  const std::int64_t hidden = c.student_hidden_size > 0 ? c.student_hidden_size : tc.hidden_size;
+  const std::int64_t intermediate = c.student_intermediate_size > 0 ? c.student_intermediate_size
+                                    : c.student_hidden_size > 0     ? 4 * hidden
+                                                                    : tc.intermediate_size;
+  init.random = {hidden,
                  c.student_layers,
-                 tc.num_attention_heads,
-                 tc.intermediate_size,
+                 c.student_heads > 0 ? c.student_heads : tc.num_attention_heads,
+                 intermediate,
                  tc.max_position_embeddings,
                  tc.hidden_dropout_prob,
                  tc.attention_probs_dropout_prob};
@@ -47,6 +45,19 @@ void DistillConfig::validate() const {
                student_dropout);
   if (student_layers < 1)
     usage_fail("distill.student_layers must be at least 1, got ", student_layers);
+  for (const auto& [key, value] :
+       {std::pair<const char*, std::int64_t>{"student_hidden_size", student_hidden_size},
+        {"student_intermediate_size", student_intermediate_size},
+        {"student_heads", student_heads}}) {
+    if (value == -1) continue;
+    if (value < 1)
+      usage_fail("distill.", key, " must be positive, or -1 for the default, got ", value);
+    if (student_init != "random")
+      usage_fail("distill.", key, " = ", value,
+                 " shapes a new student: it needs student_init = "
+                 "random (student_init = '",
+                 student_init, "' brings its own architecture)");
+  }
   if (student_init.empty())
     usage_fail(
         "distill.student_init is required: a pretrained HuggingFace directory (the "
@@ -67,16 +78,26 @@ train::TrainResult run_distill(const DistillConfig& c, const train::OptimizerCon
   const Teacher teacher = resolve_teacher(c, session.index());
   const model::ClassifierInit init = student_init(c, teacher);
   auto student = model::build_classifier(init, session.task(), "distill");
-  if (teacher.used && c.loss.beta > 0 && student->config().hidden_size != teacher.hidden)
-    usage_fail("the patient loss compares [CLS] vectors: the student's hidden size is ",
-               student->config().hidden_size, ", the teacher's ", teacher.hidden,
-               " (set distill.loss.beta = 0 for a narrower student)");
-  log_info("distilling a ", c.student_layers, "-layer student",
-           teacher.used ? cat(" from a ", teacher.depth, "-layer teacher (",
-                              teacher.online ? "online" : "cached features",
-                              "), teacher layers for PT: ", layers_text(teacher.layers))
-                        : std::string(" without a teacher (alpha = beta = 0: fine-tuning)"));
-  PkdObjective objective(c.loss, session.index().header.regression, teacher,
+  const model::BertConfig& sc = student->config();
+  if (teacher.used && c.loss.attention_weight > 0 && sc.num_attention_heads != teacher.heads)
+    usage_fail("the attention loss compares attention maps head by head: the student has ",
+               sc.num_attention_heads, " heads, the teacher ", teacher.heads,
+               " (set distill.student_heads = ", teacher.heads,
+               ", or distill.loss.attention_weight = 0)");
+  const bool projected =
+      teacher.used && c.loss.compares_hidden() && sc.hidden_size != teacher.hidden;
+  log_info("distilling a ", c.student_layers, "-layer student of width ", sc.hidden_size,
+           teacher.used ? cat(" from a ", teacher.depth, "-layer teacher of width ", teacher.hidden,
+                              " (", teacher.online ? "online" : "cached features",
+                              "), teacher layers for PT: ", shards::layer_list(teacher.layers),
+                              c.loss.hidden_weight > 0 || c.loss.attention_weight > 0
+                                  ? cat(", token-level: ", shards::layer_list(teacher.token_layers))
+                                  : std::string(),
+                              projected ? cat(", learned projection ", sc.hidden_size, " -> ",
+                                              teacher.hidden)
+                                        : std::string())
+                        : std::string(" without a teacher (no distillation term: fine-tuning)"));
+  PkdObjective objective(c.loss, session.index().header.regression, teacher, sc,
                          teacher.online ? load_online_teacher(c, session.runtime().device())
                                         : model::BertForSequenceClassification(nullptr));
   DistillConfig table = c, defaults;

@@ -13,6 +13,10 @@ namespace pkd::distill {
 // classes (the official code's KLDivLoss(reduction='mean')).
 enum class KdReduction { kBatchMean, kElementwiseMean };
 
+// How attention maps are compared: squared error of the probabilities (TinyBERT's form) or
+// KL(teacher row || student row) per query (MiniLM's).
+enum class AttentionLoss { kMse, kKl };
+
 struct PkdLossConfig {
   double alpha = 0.5;       // weight of the soft (KD) loss; 1 - alpha weighs the hard loss
   double beta = 100;        // weight of the patient (PT) loss
@@ -21,6 +25,11 @@ struct PkdLossConfig {
   bool kd_t_squared = true;        // multiply KD by T^2 (keeps its gradient scale independent of T)
   bool pt_normalize = true;        // L2-normalise [CLS] vectors before the PT distance
   std::string layer_map = "skip";  // skip | last | "2,4,6,8,10" (docs: distill/layer_map.h)
+  // Beyond [CLS] (distill/token_losses.h): weights of the token-level terms, 0 = off.
+  double hidden_weight = 0;            // every token's hidden state, student layers 1..k
+  double embedding_weight = 0;         // every token's embeddings output (layer 0)
+  double attention_weight = 0;         // attention probabilities, student layers 1..k
+  std::string attention_loss = "mse";  // mse | kl (AttentionLoss)
 
   template <class V>
   void visit(V& v) {
@@ -33,11 +42,30 @@ struct PkdLossConfig {
     v.field("kd_t_squared", kd_t_squared, "multiply the KD loss by T^2");
     v.field("pt_normalize", pt_normalize, "L2-normalise [CLS] vectors before the patient loss");
     v.field("layer_map", layer_map,
-            "teacher layers for student layers 1..k-1: skip, last, or a list like \"2,4,6,8,10\"");
+            "teacher layers for student layers 1..k-1: skip, last, or a list like \"2,4,6,8,10\"; "
+            "the token-level terms add student layer k -> teacher layer L");
+    v.field(
+        "hidden_weight", hidden_weight,
+        "weight of the token-level hidden-state MSE of student layers 1..k against their mapped "
+        "teacher layers (TinyBERT); 0 = off");
+    v.field("embedding_weight", embedding_weight,
+            "weight of the token-level MSE between the embeddings outputs (layer 0); 0 = off");
+    v.field("attention_weight", attention_weight,
+            "weight of the attention-probability loss of student layers 1..k against their "
+            "mapped teacher layers; 0 = off");
+    v.field("attention_loss", attention_loss,
+            "mse (squared error of the probabilities, TinyBERT) or kl (KL(teacher || student) per "
+            "query row, MiniLM)");
   }
   void validate() const;
-  KdReduction reduction() const;  // kd_reduction parsed; UsageError naming the key when unknown
-  bool needs_teacher() const { return alpha > 0 || beta > 0; }
+  KdReduction reduction() const;    // kd_reduction parsed; UsageError naming the key when unknown
+  AttentionLoss attention() const;  // attention_loss parsed, likewise
+  bool needs_teacher() const {
+    return alpha > 0 || beta > 0 || hidden_weight > 0 || embedding_weight > 0 ||
+           attention_weight > 0;
+  }
+  // Any term that compares hidden states, which need a projection for a narrower student.
+  bool compares_hidden() const { return beta > 0 || hidden_weight > 0 || embedding_weight > 0; }
 };
 
 struct DistillConfig {
@@ -47,6 +75,11 @@ struct DistillConfig {
   std::string student_init =
       "teacher";  // an HF directory (the paper: pretrained BERT) | teacher | random
   std::int64_t student_layers = 6;
+  // student_init = random only: the student's width (-1 = the teacher's), feed-forward size
+  // (-1 = 4 x hidden, BERT's ratio) and attention heads (-1 = the teacher's).
+  std::int64_t student_hidden_size = -1;
+  std::int64_t student_intermediate_size = -1;
+  std::int64_t student_heads = -1;
   double student_dropout = -1;  // hidden + attention dropout of the student; -1 = the init's
   train::LoopConfig loop;  // train, dev, test, output_dir, epochs, batch_size, ... (same table)
   PkdLossConfig loss;      // [distill.loss]
@@ -67,10 +100,19 @@ struct DistillConfig {
             "code's initialisation, classifier drawn anew), teacher (the fine-tuned teacher's; "
             "not the paper's, a warmer start), or random (the teacher's architecture, k layers)");
     v.field("student_layers", student_layers, "k: the student's number of layers");
+    v.field("student_hidden_size", student_hidden_size,
+            "student_init = random: the student's hidden size, e.g. 312 or 384 (-1 = the "
+            "teacher's); a narrower student learns hidden states through a learned projection");
+    v.field("student_intermediate_size", student_intermediate_size,
+            "student_init = random: the student's feed-forward size (-1 = 4 x hidden size)");
+    v.field("student_heads", student_heads,
+            "student_init = random: the student's attention heads (-1 = the teacher's)");
     v.field("student_dropout", student_dropout,
             "hidden and attention dropout of the student (-1 = as in the init's config)");
     loop.visit(v);
-    v.table("loss", loss, "The PKD loss: L = (1 - alpha) CE + alpha KD + beta PT");
+    v.table("loss", loss,
+            "The loss: L = (1 - alpha) CE + alpha KD + beta PT + hidden_weight HID + "
+            "embedding_weight EMB + attention_weight ATT");
   }
   void validate() const;
 };

@@ -18,7 +18,19 @@ void PkdLossConfig::validate() const {
     usage_fail("distill.loss.beta must be a finite number >= 0, got ", beta);
   if (!(temperature > 0 && std::isfinite(temperature)))
     usage_fail("distill.loss.temperature must be a finite number > 0, got ", temperature);
+  for (const auto& [key, w] : {std::pair<const char*, double>{"hidden_weight", hidden_weight},
+                               {"embedding_weight", embedding_weight},
+                               {"attention_weight", attention_weight}})
+    if (!(w >= 0 && std::isfinite(w)))
+      usage_fail("distill.loss.", key, " must be a finite number >= 0, got ", w);
   reduction();
+  attention();
+}
+
+AttentionLoss PkdLossConfig::attention() const {
+  if (attention_loss == "mse") return AttentionLoss::kMse;
+  if (attention_loss == "kl") return AttentionLoss::kKl;
+  usage_fail("distill.loss.attention_loss must be mse or kl, got '", attention_loss, "'");
 }
 
 KdReduction PkdLossConfig::reduction() const {

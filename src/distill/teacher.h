@@ -20,8 +20,12 @@ struct Teacher {
   std::int64_t depth = 0;            // transformer layers
   std::int64_t hidden = 0;           // hidden size
   std::int64_t outputs = 0;          // logits per example
+  std::int64_t heads = 0;            // attention heads
   std::vector<std::int64_t> layers;  // teacher layer per student layer 1..k-1 (PT; may be empty)
-  data::FeatureRequest features;     // what training batches carry (dir "" = none)
+  // Teacher layer per student layer 1..k for the token-level terms: `layers`, then L for the
+  // student's last layer (whose [CLS] vector PKD leaves to KD, but whose tokens TinyBERT maps).
+  std::vector<std::int64_t> token_layers;
+  data::FeatureRequest features;            // what training batches carry (dir "" = none)
   std::optional<model::BertConfig> config;  // config.json, read once when distill.teacher is set
   // Content digests for the run's identity (a resume refuses others): "teacher" (config.json and
   // weights) and, when cached, "features" (every feature shard's sha256).

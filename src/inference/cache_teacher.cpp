@@ -21,14 +21,38 @@
 namespace pkd::inference {
 namespace {
 
-// The features of one token shard, in its order.
+// A float32 CPU tensor in the storage type of the cache.
+shards::Activations stored(const torch::Tensor& t, const std::string& dtype) {
+  shards::Activations a;
+  if (dtype == "float16") {
+    auto half = t.to(torch::kHalf).contiguous();
+    const auto* bits = reinterpret_cast<const std::uint16_t*>(half.data_ptr<at::Half>());
+    a.f16.resize(static_cast<std::size_t>(half.numel()));
+    for (std::size_t i = 0; i < a.f16.size(); ++i) a.f16[i].bits = bits[i];
+  } else {
+    auto full = t.contiguous();
+    a.f32.assign(full.data_ptr<float>(), full.data_ptr<float>() + full.numel());
+  }
+  return a;
+}
+
+// The features of one token shard, in its order: logits, every layer's [CLS] vector and the
+// token-level features of `want`.
 shards::FeatureShard compute(model::BertForSequenceClassification& teacher,
                              const model::Runtime& runtime, const shards::TokenShard& tokens,
-                             const CacheTeacherConfig& c) {
+                             const CacheTeacherConfig& c, const shards::TokenFeatureLayers& want) {
   const auto& cfg = teacher->config();
   const std::int64_t n = tokens.size(), layers = cfg.num_hidden_layers, hidden = cfg.hidden_size;
+  const auto& offsets = tokens.offsets;
+  const auto att_offsets = shards::attention_offsets(offsets, cfg.num_attention_heads);
   auto logits = torch::empty({n, cfg.num_labels}, torch::kFloat);
   auto cls = torch::empty({layers + 1, n, hidden}, torch::kFloat);
+  std::vector<torch::Tensor> token_hidden, attention;
+  for (std::size_t i = 0; i < want.hidden.size(); ++i)
+    token_hidden.push_back(torch::empty({offsets.back(), hidden}, torch::kFloat));
+  for (std::size_t i = 0; i < want.attention.size(); ++i)
+    attention.push_back(torch::empty({att_offsets.back()}, torch::kFloat));
+  const auto mode = want.hidden.empty() ? model::HiddenStates::cls : model::HiddenStates::all;
   torch::InferenceMode inference;
   for (const auto& rows : data::length_sorted_batches(tokens, c.batch_size)) {
     data::Batch b = data::collate(tokens, rows);
@@ -36,38 +60,47 @@ shards::FeatureShard compute(model::BertForSequenceClassification& teacher,
     {
       model::Runtime::Autocast autocast(runtime);
       out = teacher(b.input_ids.to(runtime.device()), b.token_type_ids.to(runtime.device()),
-                    b.attention_mask.to(runtime.device()), model::HiddenStates::cls);
+                    b.attention_mask.to(runtime.device()), mode, !want.attention.empty());
     }
     auto index = torch::tensor(rows, torch::kLong);
     logits.index_copy_(0, index, out.logits.to(torch::kCPU, torch::kFloat));
-    cls.index_copy_(1, index, torch::stack(out.hidden_states).to(torch::kCPU, torch::kFloat));
+    std::vector<torch::Tensor> cls_rows;
+    for (const auto& h : out.hidden_states)
+      cls_rows.push_back(mode == model::HiddenStates::cls ? h : h.select(1, 0));
+    cls.index_copy_(1, index, torch::stack(cls_rows).to(torch::kCPU, torch::kFloat));
+    // Token-level features: each example's unpadded rows to its place in the ragged layout.
+    std::vector<torch::Tensor> h_cpu, a_cpu;
+    for (auto l : want.hidden)
+      h_cpu.push_back(
+          out.hidden_states[static_cast<std::size_t>(l)].to(torch::kCPU, torch::kFloat));
+    for (auto l : want.attention)
+      a_cpu.push_back(
+          out.attentions[static_cast<std::size_t>(l - 1)].to(torch::kCPU, torch::kFloat));
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto row = static_cast<std::size_t>(rows[i]);
+      const std::int64_t len = offsets[row + 1] - offsets[row];
+      const auto k = static_cast<std::int64_t>(i);
+      for (std::size_t j = 0; j < h_cpu.size(); ++j)
+        token_hidden[j].narrow(0, offsets[row], len).copy_(h_cpu[j][k].narrow(0, 0, len));
+      for (std::size_t j = 0; j < a_cpu.size(); ++j)
+        attention[j]
+            .narrow(0, att_offsets[row], att_offsets[row + 1] - att_offsets[row])
+            .copy_(a_cpu[j][k].narrow(1, 0, len).narrow(2, 0, len).reshape({-1}));
+    }
   }
   shards::FeatureShard s;
   s.logits.assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
-  if (c.dtype == "float16") {
-    auto half = cls.to(torch::kHalf).contiguous();
-    const auto* bits = reinterpret_cast<const std::uint16_t*>(half.data_ptr<at::Half>());
-    s.cls_hidden_f16.resize(static_cast<std::size_t>(half.numel()));
-    for (std::size_t i = 0; i < s.cls_hidden_f16.size(); ++i) s.cls_hidden_f16[i].bits = bits[i];
-  } else {
-    s.cls_hidden.assign(cls.data_ptr<float>(), cls.data_ptr<float>() + cls.numel());
-  }
+  shards::Activations cls_stored = stored(cls, c.dtype);
+  s.cls_hidden_f16 = std::move(cls_stored.f16);
+  s.cls_hidden = std::move(cls_stored.f32);
   s.example_ids = tokens.example_ids;
+  if (!want.empty()) s.token_offsets = offsets;
+  for (const auto& t : token_hidden) s.token_hidden.push_back(stored(t, c.dtype));
+  for (const auto& t : attention) s.attention.push_back(stored(t, c.dtype));
   return s;
 }
 
 }  // namespace
-
-void CacheTeacherConfig::validate() const {
-  if (model.empty()) usage_fail("cache_teacher.model is required: the teacher directory (--model)");
-  if (tokens.empty())
-    usage_fail("cache_teacher.tokens is required: a token split directory (--tokens)");
-  if (out.empty())
-    usage_fail("cache_teacher.out is required: the feature directory to write (--out)");
-  if (dtype != "float16" && dtype != "float32")
-    usage_fail("cache_teacher.dtype must be float16 or float32, got \"", dtype, "\"");
-  if (batch_size < 1) usage_fail("cache_teacher.batch_size must be at least 1, got ", batch_size);
-}
 
 CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
                                const model::RuntimeConfig& runtime_config, mpi::Comm& comm) {
@@ -88,6 +121,7 @@ CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
   const auto first = shards::read_token_shard_header(c.tokens, tokens, 0, verification);
   check_model_fits_tokens(cfg, first, c.model, c.tokens);
   check_model_vocab(c.model, first, c.tokens);
+  const shards::TokenFeatureLayers want = c.token_layers(cfg.num_hidden_layers);
 
   shards::FeatureManifest m;
   m.teacher_dir = std::filesystem::absolute(c.model).string();
@@ -100,6 +134,9 @@ CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
   m.num_labels = cfg.num_labels;
   m.num_examples = tokens.num_examples;
   m.dtype = c.dtype;
+  m.token_layers = want;
+  m.num_heads = cfg.num_attention_heads;
+  m.num_tokens = tokens.num_tokens;
   auto fingerprint_of = [&](const shards::ManifestShard& t) {
     return shards::FeatureFingerprint{m.teacher_config_sha256, m.teacher_weights_sha256, t.sha256,
                                       m.token_settings};
@@ -115,15 +152,18 @@ CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
       bool same = old.teacher_config_sha256 == m.teacher_config_sha256 &&
                   old.teacher_weights_sha256 == m.teacher_weights_sha256 &&
                   old.token_settings == m.token_settings && old.dtype == m.dtype &&
-                  old.shards.size() == tokens.shards.size();
+                  old.token_layers == m.token_layers && old.shards.size() == tokens.shards.size();
       for (std::size_t i = 0; same && i < old.shards.size(); ++i)
         same = old.shards[i].token_shard_sha256 == tokens.shards[i].sha256;
       if (same) {
         up_to_date = true;
       } else if (!c.overwrite) {
         usage_fail("'", c.out,
-                   "' holds features of another teacher, other tokens or another dtype; pass "
-                   "--overwrite to replace them, or choose another --out");
+                   "' holds features of another teacher, other tokens, another dtype or other "
+                   "token-level layers (it has hidden states of ",
+                   shards::layer_list(old.token_layers.hidden), ", attention maps of ",
+                   shards::layer_list(old.token_layers.attention),
+                   "); pass --overwrite to replace them, or choose another --out");
       } else {
         std::remove((c.out + "/manifest.json").c_str());
       }
@@ -146,13 +186,19 @@ CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
     const shards::FeatureFingerprint wanted = fingerprint_of(t);
     if (file_exists(path)) {
       shards::FeatureShardHeader existing = shards::read_feature_shard_header(path);
-      if (existing.fingerprint == wanted && existing.dtype == c.dtype) continue;  // complete
+      if (existing.fingerprint == wanted && existing.dtype == c.dtype &&
+          existing.token_layers == want)
+        continue;  // complete
       if (!c.overwrite)
         usage_fail("'", path, "' was computed from something else (",
-                   existing.fingerprint.differences(wanted), "); pass --overwrite to replace it");
+                   existing.fingerprint.differences(wanted), "; dtype ", existing.dtype,
+                   ", token-level hidden states of ",
+                   shards::layer_list(existing.token_layers.hidden), ", attention maps of ",
+                   shards::layer_list(existing.token_layers.attention),
+                   "); pass --overwrite to replace it");
     }
     shards::TokenShard token_shard = shards::read_token_shard(c.tokens, tokens, i, verification);
-    shards::FeatureShard f = compute(teacher, runtime, token_shard, c);
+    shards::FeatureShard f = compute(teacher, runtime, token_shard, c, want);
     auto& h = f.header;
     h.fingerprint = wanted;
     h.teacher_dir = m.teacher_dir;
@@ -162,6 +208,9 @@ CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
     h.hidden_size = m.hidden_size;
     h.num_labels = m.num_labels;
     h.dtype = c.dtype;
+    h.token_layers = want;
+    h.num_heads = cfg.num_attention_heads;
+    h.num_tokens = token_shard.header.num_tokens;
     h.tool_version = version_string();
     h.created_utc = shards::utc_now();
     shards::write_feature_shard(path, f);

@@ -51,7 +51,7 @@ BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& c)
 }
 
 torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& mask,
-                                             bool cls_only) {
+                                             bool cls_only, torch::Tensor* probs_out) {
   const auto b = x.size(0);
   auto split_heads = [&](const torch::Tensor& y) {
     return y.view({b, y.size(1), heads, head_size}).transpose(1, 2);
@@ -61,7 +61,9 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const torch
   auto v = split_heads(value(x));
   // scores = q k^T / sqrt(d) + mask, as HuggingFace (division after the product).
   auto scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_size));
-  auto probs = dropout(torch::softmax(scores + mask, -1));
+  auto probs = torch::softmax(scores + mask, -1);
+  if (probs_out) *probs_out = probs;
+  probs = dropout(probs);
   return torch::matmul(probs, v).transpose(1, 2).reshape({b, q.size(2), heads * head_size});
 }
 
@@ -82,8 +84,8 @@ BertAttentionImpl::BertAttentionImpl(const BertConfig& c) {
 }
 
 torch::Tensor BertAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& mask,
-                                         bool cls_only) {
-  return output(self(x, mask, cls_only), cls_only ? x.narrow(1, 0, 1) : x);
+                                         bool cls_only, torch::Tensor* probs) {
+  return output(self(x, mask, cls_only, probs), cls_only ? x.narrow(1, 0, 1) : x);
 }
 
 BertIntermediateImpl::BertIntermediateImpl(const BertConfig& c) : activation(c.hidden_act) {
@@ -104,8 +106,8 @@ BertLayerImpl::BertLayerImpl(const BertConfig& c) {
 }
 
 torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask,
-                                     bool cls_only) {
-  auto a = attention(x, mask, cls_only);
+                                     bool cls_only, torch::Tensor* probs) {
+  auto a = attention(x, mask, cls_only, probs);
   return output(intermediate(a), a);
 }
 
@@ -130,7 +132,8 @@ BertModelImpl::BertModelImpl(const BertConfig& c) {
 
 BertOutput BertModelImpl::forward(const torch::Tensor& input_ids,
                                   const torch::Tensor& token_type_ids,
-                                  const torch::Tensor& attention_mask, HiddenStates hidden) {
+                                  const torch::Tensor& attention_mask, HiddenStates hidden,
+                                  bool attentions) {
   if (input_ids.dim() != 2 || token_type_ids.sizes() != input_ids.sizes() ||
       attention_mask.sizes() != input_ids.sizes())
     fail("BERT inputs must be [batch, length] tensors of the same shape, got input_ids ",
@@ -152,9 +155,11 @@ BertOutput BertModelImpl::forward(const torch::Tensor& input_ids,
     // Nothing reads the last layer's non-[CLS] rows unless all hidden states are returned: the
     // pooler takes row 0. Computing only that row's query, attention output and feed-forward
     // saves ~80% of the last layer's FLOPs (a sixth of a 6-layer student's), forward and backward.
-    const bool cls_only = i + 1 == encoder->size() && hidden != HiddenStates::all;
-    x = encoder->at(i).forward(x, mask, cls_only);
+    const bool cls_only = i + 1 == encoder->size() && hidden != HiddenStates::all && !attentions;
+    torch::Tensor probs;
+    x = encoder->at(i).forward(x, mask, cls_only, attentions ? &probs : nullptr);
     keep(x);
+    if (attentions) out.attentions.push_back(probs);
   }
   out.pooled = pooler(x);
   return out;
@@ -172,8 +177,8 @@ BertForSequenceClassificationImpl::BertForSequenceClassificationImpl(const BertC
 BertOutput BertForSequenceClassificationImpl::forward(const torch::Tensor& input_ids,
                                                       const torch::Tensor& token_type_ids,
                                                       const torch::Tensor& attention_mask,
-                                                      HiddenStates hidden) {
-  BertOutput out = bert(input_ids, token_type_ids, attention_mask, hidden);
+                                                      HiddenStates hidden, bool attentions) {
+  BertOutput out = bert(input_ids, token_type_ids, attention_mask, hidden, attentions);
   out.logits = classifier(dropout(out.pooled));
   return out;
 }
@@ -206,7 +211,8 @@ torch::Tensor cls_rows(const BertOutput& out, const std::vector<std::int64_t>& l
   for (auto l : layers) {
     if (l < 0 || l >= static_cast<std::int64_t>(out.hidden_states.size()))
       fail("internal: [CLS] row ", l, " of ", out.hidden_states.size(), " hidden states");
-    rows.push_back(out.hidden_states[static_cast<std::size_t>(l)].to(torch::kFloat));
+    const auto& h = out.hidden_states[static_cast<std::size_t>(l)];
+    rows.push_back((h.dim() == 3 ? h.select(1, 0) : h).to(torch::kFloat));
   }
   return torch::stack(rows);
 }

@@ -30,7 +30,10 @@ class BertSelfAttentionImpl : public torch::nn::Module {
   explicit BertSelfAttentionImpl(const BertConfig& c);
   // x: [B, T, H]; mask: additive [B, 1, 1, T] (0 for tokens, a large negative for padding).
   // cls_only: only row 0 ([CLS]) attends, giving [B, 1, H] (keys and values still use all rows).
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, bool cls_only = false);
+  // probs: when not null, receives the attention probabilities [B, heads, T, T] (before dropout;
+  // exactly 0 at padded keys), what attention distillation compares.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, bool cls_only = false,
+                        torch::Tensor* probs = nullptr);
 
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
   torch::nn::Dropout dropout{nullptr};
@@ -53,7 +56,8 @@ TORCH_MODULE(BertResidualOutput);
 class BertAttentionImpl : public torch::nn::Module {
  public:
   explicit BertAttentionImpl(const BertConfig& c);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, bool cls_only = false);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, bool cls_only = false,
+                        torch::Tensor* probs = nullptr);
 
   BertSelfAttention self{nullptr};
   BertResidualOutput output{nullptr};
@@ -73,8 +77,10 @@ TORCH_MODULE(BertIntermediate);
 class BertLayerImpl : public torch::nn::Module {
  public:
   explicit BertLayerImpl(const BertConfig& c);
-  // [B, T, H] -> [B, T, H], or [B, 1, H] (the [CLS] row only) when cls_only.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, bool cls_only = false);
+  // [B, T, H] -> [B, T, H], or [B, 1, H] (the [CLS] row only) when cls_only; `probs` as in
+  // BertSelfAttention.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, bool cls_only = false,
+                        torch::Tensor* probs = nullptr);
 
   BertAttention attention{nullptr};
   BertIntermediate intermediate{nullptr};
@@ -113,19 +119,25 @@ struct BertOutput {
   torch::Tensor pooled;  // [B, H]
   // num_hidden_layers + 1 entries: row 0 = embeddings output, row l = layer l (HiddenStates).
   std::vector<torch::Tensor> hidden_states;
+  // With attentions requested: num_hidden_layers entries, entry l-1 = layer l's attention
+  // probabilities [B, heads, T, T] (before dropout, 0 at padded keys).
+  std::vector<torch::Tensor> attentions;
 };
 
 // The [CLS] vectors of `layers` (rows of BertOutput::hidden_states, 0 = embeddings output) from
-// a forward with HiddenStates::cls, as float32 [layers.size(), B, H]: what PKD's patient loss
-// compares, for the student (its layers 1..k-1) and the online teacher (the mapped layers) alike.
+// a forward with HiddenStates::cls or ::all, as float32 [layers.size(), B, H]: what PKD's patient
+// loss compares, for the student (its layers 1..k-1) and the online teacher (the mapped layers)
+// alike.
 torch::Tensor cls_rows(const BertOutput& out, const std::vector<std::int64_t>& layers);
 
 class BertModelImpl : public torch::nn::Module {
  public:
   explicit BertModelImpl(const BertConfig& c);
-  // attention_mask: [B, T], 1 for tokens and 0 for padding.
+  // attention_mask: [B, T], 1 for tokens and 0 for padding. `attentions`: also return every
+  // layer's attention probabilities (BertOutput::attentions).
   BertOutput forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
-                     const torch::Tensor& attention_mask, HiddenStates hidden = HiddenStates::none);
+                     const torch::Tensor& attention_mask, HiddenStates hidden = HiddenStates::none,
+                     bool attentions = false);
 
   BertEmbeddings embeddings{nullptr};
   BertEncoder encoder{nullptr};
@@ -137,7 +149,8 @@ class BertForSequenceClassificationImpl : public torch::nn::Module {
  public:
   explicit BertForSequenceClassificationImpl(const BertConfig& c);
   BertOutput forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
-                     const torch::Tensor& attention_mask, HiddenStates hidden = HiddenStates::none);
+                     const torch::Tensor& attention_mask, HiddenStates hidden = HiddenStates::none,
+                     bool attentions = false);
   // HuggingFace's _init_weights: Linear/Embedding ~ N(0, initializer_range), zero biases and
   // padding row, LayerNorm (1, 0). Draws from LibTorch's global generator (seed it first).
   void init_weights();

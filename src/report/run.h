@@ -17,9 +17,14 @@ enum class RunKind {
   teacher,     // `pkd finetune` of a whole model (init_layers = 0): "BERT12 (teacher)"
   fine_tuned,  // a k-layer student without a teacher: distill alpha = beta = 0, or finetune
                // init_layers = k: "BERT6-FT"
-  kd,          // distill beta = 0, alpha > 0 (vanilla KD): "BERT6-KD"
+  kd,          // distill beta = 0, alpha > 0 (vanilla KD): "BERT6-KD"; or beta = 0 with
+               // token-level terms only: "BERT6-HID+ATT"
   pkd,         // distill beta > 0: "BERT6-PKD-Skip", "BERT6-PKD-Last", "BERT6-PKD-[2,4,6,8,10]"
 };
+// A distillation row's name also carries the student's width when the run set one
+// (distill.student_hidden_size: "BERT4x312-KD") and its token-level terms
+// ("BERT4x312-PKD-Skip+HID+EMB+ATT", "+ATT-KL" for the KL form): objectives the paper's
+// table has no row for are never merged into its rows.
 const char* to_string(RunKind kind);  // teacher, ft, kd, pkd (the submission selectors)
 
 enum class RunStatus {
@@ -31,7 +36,9 @@ enum class RunStatus {
 const char* to_string(RunStatus status);
 
 // The kind of a run from its command and configuration (see RunKind).
-RunKind classify(const std::string& command, std::int64_t init_layers, double alpha, double beta);
+// `token_terms`: a token-level term (hidden, embedding, attention) has a weight > 0.
+RunKind classify(const std::string& command, std::int64_t init_layers, double alpha, double beta,
+                 bool token_terms = false);
 // "skip" -> "Skip", "last" -> "Last", "2, 4,6" -> "[2,4,6]".
 std::string layer_map_label(const std::string& layer_map);
 // The table row: "BERT12 (teacher)", "BERT6-FT", "BERT6-KD", "BERT6-PKD-Skip"; "BERT?" when
@@ -55,6 +62,10 @@ struct HyperParams {
   double learning_rate = kNone;
   double temperature = kNone, alpha = kNone, beta = kNone;  // NaN for finetune runs
   std::string layer_map;                                    // "" for finetune runs
+  // Distillation beyond [CLS] (0 / "" / -1 for finetune runs and runs before them).
+  double hidden_weight = 0, embedding_weight = 0, attention_weight = 0;
+  std::string attention_loss;
+  std::int64_t student_hidden_size = -1;
   std::int64_t epochs = 0, batch_size = 0, max_steps = -1, seed = 0;
 };
 
@@ -74,7 +85,7 @@ struct Run {
   std::vector<MetricsRecord> timeline;    // all its lines, epoch and step, stably sorted by step
   std::vector<std::string> submissions;   // GLUE submission files in dir: "SST-2.tsv", ...
 
-  std::string row() const { return row_label(kind, layers, hp.layer_map); }
+  std::string row() const;  // row_label with the width and the token-level terms
   // The split name of `dev` ("dev", "dev_matched"): the key of its metrics.
   std::string dev_split() const;
 };

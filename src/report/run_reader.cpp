@@ -182,6 +182,12 @@ void read_config(Run& run, const std::string& path) {
     run.hp.alpha = d.loss.alpha;
     run.hp.beta = d.loss.beta;
     run.hp.temperature = d.loss.temperature;
+    // Keys newer than the first distill runs: absent means their defaults (off).
+    run.hp.hidden_weight = d.loss.hidden_weight;
+    run.hp.embedding_weight = d.loss.embedding_weight;
+    run.hp.attention_weight = d.loss.attention_weight;
+    run.hp.attention_loss = d.loss.attention_loss;
+    run.hp.student_hidden_size = d.student_hidden_size;
     run.layers = d.student_layers;
   } else {
     require_loop(present, path, "finetune", f.loop);
@@ -199,7 +205,9 @@ void read_config(Run& run, const std::string& path) {
       if (!init_dir.empty()) run.layers = model_layers(init_dir);
     }
   }
-  run.kind = classify(run.command, init_layers, run.hp.alpha, run.hp.beta);
+  run.kind = classify(
+      run.command, init_layers, run.hp.alpha, run.hp.beta,
+      run.hp.hidden_weight > 0 || run.hp.embedding_weight > 0 || run.hp.attention_weight > 0);
   if (run.kind == RunKind::pkd) {
     require(present, path, "distill", d, d.loss.layer_map);
     run.hp.layer_map = d.loss.layer_map;

@@ -1,5 +1,6 @@
 #include "shards/feature_shard.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -15,7 +16,47 @@ namespace {
 constexpr std::int64_t kMaxLayers = 1024, kMaxHidden = 1 << 16, kMaxLabels = 1 << 16;
 constexpr std::int64_t kMaxExamples = std::int64_t{1} << 40;
 
+constexpr std::int64_t kMaxHeads = 1 << 12, kMaxTokens = std::int64_t{1} << 42;
+
+std::vector<std::int64_t> manifest_layers(const JsonFields& j, const std::string& path,
+                                          const char* key, std::int64_t lo, std::int64_t hi) {
+  std::vector<std::int64_t> layers;
+  if (!j.json().contains(key)) return layers;
+  for (const auto& v : j.json().at(key)) {
+    if (!v.is_number_integer() || v.get<std::int64_t>() < lo || v.get<std::int64_t>() > hi)
+      fail("'", path, "': ", key, " holds ", v.dump(), ", expected layers in ", lo, "..", hi);
+    layers.push_back(v.get<std::int64_t>());
+  }
+  return layers;
+}
+
 }  // namespace
+
+std::string layer_list(const std::vector<std::int64_t>& layers) {
+  std::string text;
+  for (auto l : layers) text += (text.empty() ? "" : ",") + std::to_string(l);
+  return text.empty() ? "none" : text;
+}
+
+void Activations::copy_to(float* out, std::int64_t start, std::int64_t count) const {
+  const auto begin = static_cast<std::size_t>(start), n = static_cast<std::size_t>(count);
+  if (f16.empty()) {
+    std::copy(f32.begin() + static_cast<std::ptrdiff_t>(begin),
+              f32.begin() + static_cast<std::ptrdiff_t>(begin + n), out);
+    return;
+  }
+  for (std::size_t i = 0; i < n; ++i) out[i] = h5::half_to_float(f16[begin + i].bits);
+}
+
+std::vector<std::int64_t> attention_offsets(const std::vector<std::int64_t>& token_offsets,
+                                            std::int64_t heads) {
+  std::vector<std::int64_t> out{0};
+  for (std::size_t k = 0; k + 1 < token_offsets.size(); ++k) {
+    const std::int64_t len = token_offsets[k + 1] - token_offsets[k];
+    out.push_back(out.back() + heads * len * len);
+  }
+  return out;
+}
 
 std::string FeatureFingerprint::differences(const FeatureFingerprint& o) const {
   std::vector<std::string> d;
@@ -45,6 +86,10 @@ void write_feature_manifest(const std::string& dir, const FeatureManifest& m) {
                       {"num_labels", m.num_labels},
                       {"num_examples", m.num_examples},
                       {"dtype", m.dtype},
+                      {"token_hidden_layers", m.token_layers.hidden},
+                      {"attention_layers", m.token_layers.attention},
+                      {"num_heads", m.num_heads},
+                      {"num_tokens", m.num_tokens},
                       {"tool_version", m.tool_version},
                       {"created_utc", m.created_utc},
                       {"shards", shards}};
@@ -62,9 +107,11 @@ FeatureManifest read_feature_manifest(const std::string& dir) {
     if (j.json().value("format", "") != kFeatureManifestFormat)
       fail("'", path, "' is not a pkd feature manifest (format '", j.json().value("format", ""),
            "')");
-    if (const auto v = j.count("format_version", 0, 1 << 20); v != kFeatureManifestVersion)
-      fail("'", path, "' has format_version ", v, ", this pkd reads ", kFeatureManifestVersion,
-           v < kFeatureManifestVersion ? " (older manifests lack the shards' checksums): " : ": ",
+    const auto version = j.count("format_version", 0, 1 << 20);
+    if (version != 2 && version != kFeatureManifestVersion)
+      fail("'", path, "' has format_version ", version, ", this pkd reads 2 and ",
+           kFeatureManifestVersion,
+           version < 2 ? " (older manifests lack the shards' checksums): " : ": ",
            "re-run `pkd cache-teacher --overwrite` with this pkd");
     m.teacher_dir = j.text("teacher_dir");
     m.teacher_config_sha256 = j.sha256("teacher_config_sha256");
@@ -80,6 +127,12 @@ FeatureManifest read_feature_manifest(const std::string& dir) {
       fail("'", path, "': dtype is '", m.dtype, "', expected float16 or float32");
     m.tool_version = j.text("tool_version");
     m.created_utc = j.text("created_utc");
+    if (version >= 3) {
+      m.token_layers.hidden = manifest_layers(j, path, "token_hidden_layers", 0, m.num_layers);
+      m.token_layers.attention = manifest_layers(j, path, "attention_layers", 1, m.num_layers);
+      m.num_heads = j.count("num_heads", 0, kMaxHeads);
+      m.num_tokens = j.count("num_tokens", 0, kMaxTokens);
+    }
     std::int64_t total = 0;
     for (const auto& entry : j.json().at("shards")) {
       const JsonFields s(entry, cat(path, " shards[", m.shards.size(), "]"));
@@ -126,6 +179,24 @@ void write_feature_shard(const std::string& path, const FeatureShard& s) {
     else
       f.write("cls_hidden", s.cls_hidden, dims, h5::File::Filters::kChecksumOnly);
     f.write("example_ids", s.example_ids);
+    f.set_attr("token_hidden_layers", h.token_layers.hidden);
+    f.set_attr("attention_layers", h.token_layers.attention);
+    f.set_attr("num_heads", h.num_heads);
+    f.set_attr("num_tokens", h.num_tokens);
+    if (!h.token_layers.empty()) f.write("token_offsets", s.token_offsets);
+    auto write_activations = [&](const std::string& name, const Activations& a,
+                                 std::vector<std::int64_t> dims) {
+      if (h.dtype == "float16")
+        f.write(name, a.f16, std::move(dims), h5::File::Filters::kChecksumOnly);
+      else
+        f.write(name, a.f32, std::move(dims), h5::File::Filters::kChecksumOnly);
+    };
+    for (std::size_t i = 0; i < h.token_layers.hidden.size(); ++i)
+      write_activations("token_hidden_" + std::to_string(h.token_layers.hidden[i]),
+                        s.token_hidden.at(i), {h.num_tokens, h.hidden_size});
+    for (std::size_t i = 0; i < h.token_layers.attention.size(); ++i)
+      write_activations("attention_" + std::to_string(h.token_layers.attention[i]),
+                        s.attention.at(i), {});
     f.close();
   });
 }
@@ -135,9 +206,10 @@ FeatureShardHeader read_feature_shard_header(const h5::File& f) {
   if (!f.has_attr("format") || f.attr_string("format") != kFeatureShardFormat)
     fail("'", path, "' is not a pkd teacher-feature shard (expected attribute format = '",
          kFeatureShardFormat, "')");
-  if (f.attr_int("format_version") != kFeatureShardVersion)
-    fail("'", path, "' is feature shard format version ", f.attr_int("format_version"),
-         "; this pkd reads version ", kFeatureShardVersion, ": re-run `pkd cache-teacher`");
+  const std::int64_t version = f.attr_int("format_version");
+  if (version != 1 && version != kFeatureShardVersion)
+    fail("'", path, "' is feature shard format version ", version,
+         "; this pkd reads versions 1 and ", kFeatureShardVersion, ": re-run `pkd cache-teacher`");
   FeatureShardHeader h;
   h.fingerprint = {f.attr_string("teacher_config_sha256"), f.attr_string("teacher_weights_sha256"),
                    f.attr_string("token_shard_sha256"), f.attr_string("token_settings")};
@@ -150,6 +222,22 @@ FeatureShardHeader read_feature_shard_header(const h5::File& f) {
   h.dtype = f.attr_string("dtype");
   h.tool_version = f.attr_string("tool_version");
   h.created_utc = f.attr_string("created_utc");
+  if (version >= 2) {
+    auto layers = [&](const char* name, std::int64_t lo) {
+      auto v = f.attr_ints(name);
+      for (auto l : v)
+        if (l < lo || l > h.num_layers)
+          fail("'", path, "': attribute ", name, " holds layer ", l, ", expected ", lo, "..",
+               h.num_layers);
+      return v;
+    };
+    h.token_layers.hidden = layers("token_hidden_layers", 0);
+    h.token_layers.attention = layers("attention_layers", 1);
+    h.num_heads = f.attr_int_in("num_heads", 0, kMaxHeads);
+    h.num_tokens = f.attr_int_in("num_tokens", 0, kMaxTokens);
+    if (!h.token_layers.attention.empty() && h.num_heads < 1)
+      fail("'", path, "' holds attention maps but num_heads = ", h.num_heads);
+  }
   return h;
 }
 
@@ -157,11 +245,55 @@ FeatureShardHeader read_feature_shard_header(const std::string& path) {
   return read_feature_shard_header(h5::File::open_read(path));
 }
 
-FeatureShard read_feature_shard(const std::string& path, const std::vector<std::int64_t>& layers) {
-  return read_feature_shard(h5::File::open_read(path), layers);
+FeatureShard read_feature_shard(const std::string& path, const FeatureSelection& select) {
+  return read_feature_shard(h5::File::open_read(path), select);
 }
 
-FeatureShard read_feature_shard(const h5::File& f, const std::vector<std::int64_t>& layers) {
+namespace {
+
+// The selected token-level datasets of `f` into `s` (header read), each checked against the
+// attributes before it is read.
+void read_token_features(const h5::File& f, const TokenFeatureLayers& want, FeatureShard& s) {
+  const std::string& path = f.path();
+  const FeatureShardHeader& h = s.header;
+  auto require = [&](const std::vector<std::int64_t>& held, std::int64_t l, const char* what) {
+    if (std::find(held.begin(), held.end(), l) == held.end())
+      fail("'", path, "' holds ", what, " of layers ", layer_list(held), "; layer ", l,
+           " is needed: re-run `pkd cache-teacher` with that layer (docs/formats.md)");
+  };
+  for (auto l : want.hidden) require(h.token_layers.hidden, l, "every token's hidden state");
+  for (auto l : want.attention) require(h.token_layers.attention, l, "attention probabilities");
+  const h5::Type type = h.dtype == "float16" ? h5::Type::float16 : h5::Type::float32;
+  s.token_offsets = f.read<std::int64_t>("token_offsets");
+  const auto& o = s.token_offsets;
+  if (static_cast<std::int64_t>(o.size()) != h.num_examples + 1 || o.front() != 0 ||
+      o.back() != h.num_tokens || !std::is_sorted(o.begin(), o.end()))
+    fail("'", path, "': token_offsets are not ", h.num_examples + 1,
+         " increasing offsets from 0 to num_tokens = ", h.num_tokens);
+  s.attention_offsets = attention_offsets(o, h.num_heads);
+  auto read = [&](const std::string& name, std::int64_t length) {
+    const h5::DatasetInfo info = f.dataset_info(name);
+    if (info.type != type || info.length != length)
+      fail("'", path, "': dataset ", name, " holds ", info.length, " elements, expected ", length,
+           " of ", h.dtype, " from the attributes");
+    Activations a;
+    if (h.dtype == "float16")
+      a.f16 = f.read<h5::Half>(name);
+    else
+      a.f32 = f.read<float>(name);
+    return a;
+  };
+  for (auto l : want.hidden)
+    s.token_hidden.push_back(
+        read("token_hidden_" + std::to_string(l), h.num_tokens * h.hidden_size));
+  for (auto l : want.attention)
+    s.attention.push_back(read("attention_" + std::to_string(l), s.attention_offsets.back()));
+}
+
+}  // namespace
+
+FeatureShard read_feature_shard(const h5::File& f, const FeatureSelection& select) {
+  const std::vector<std::int64_t>& layers = select.cls;
   const std::string& path = f.path();
   FeatureShard s;
   s.header = read_feature_shard_header(f);
@@ -213,6 +345,7 @@ FeatureShard read_feature_shard(const h5::File& f, const std::vector<std::int64_
       append(l * row, row);
     }
   }
+  if (!select.tokens.empty()) read_token_features(f, select.tokens, s);
   return s;
 }
 

@@ -100,7 +100,7 @@ TokenShard read_token_shard(const std::string& dir, const TokenManifest& m, std:
 
 FeatureShard read_feature_shard(const std::string& dir, const FeatureManifest& f,
                                 const TokenManifest& tokens, std::size_t i,
-                                const std::vector<std::int64_t>& layers, Verification v) {
+                                const FeatureSelection& select, Verification v) {
   const FeatureManifestShard& e = f.shards.at(i);
   const std::string path = dir + "/" + e.file, manifest = dir + "/manifest.json";
   const h5::File file = open_verified(path, e.sha256, v);
@@ -128,7 +128,15 @@ FeatureShard read_feature_shard(const std::string& dir, const FeatureManifest& f
   expect_field(path, "hidden_size", h.hidden_size, f.hidden_size, manifest, "");
   expect_field(path, "num_labels", h.num_labels, f.num_labels, manifest, "");
   expect_field(path, "dtype", h.dtype, f.dtype, manifest, "");
-  return read_feature_shard(file, layers);
+  if (!(h.token_layers == f.token_layers))
+    fail("'", path, "' holds token-level hidden states of layers ",
+         layer_list(h.token_layers.hidden), " and attention maps of layers ",
+         layer_list(h.token_layers.attention), "; its manifest '", manifest, "' records ",
+         layer_list(f.token_layers.hidden), " and ", layer_list(f.token_layers.attention),
+         ": re-run `pkd cache-teacher --overwrite`");
+  if (!f.token_layers.attention.empty())
+    expect_field(path, "num_heads", h.num_heads, f.num_heads, manifest, "");
+  return read_feature_shard(file, select);
 }
 
 }  // namespace pkd::shards

@@ -47,6 +47,6 @@ void check_token_header(const TokenShardHeader& h, const TokenManifest& m, std::
 // digest and settings), counts and shape against both manifests.
 FeatureShard read_feature_shard(const std::string& dir, const FeatureManifest& f,
                                 const TokenManifest& tokens, std::size_t i,
-                                const std::vector<std::int64_t>& layers, Verification v);
+                                const FeatureSelection& select, Verification v);
 
 }  // namespace pkd::shards

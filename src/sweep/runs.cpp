@@ -14,10 +14,20 @@ namespace {
 
 // Short run-name label of a config key: its last component, abbreviated for the paper's axes.
 std::string label(const std::string& key) {
-  static const std::map<std::string, std::string> kShort = {
-      {"temperature", "T"},    {"alpha", "a"},          {"beta", "b"},
-      {"learning_rate", "lr"}, {"student_layers", "k"}, {"layer_map", "map"},
-      {"seed", "seed"},        {"epochs", "ep"},        {"batch_size", "bs"}};
+  static const std::map<std::string, std::string> kShort = {{"temperature", "T"},
+                                                            {"alpha", "a"},
+                                                            {"beta", "b"},
+                                                            {"learning_rate", "lr"},
+                                                            {"student_layers", "k"},
+                                                            {"layer_map", "map"},
+                                                            {"seed", "seed"},
+                                                            {"epochs", "ep"},
+                                                            {"batch_size", "bs"},
+                                                            {"hidden_weight", "hid"},
+                                                            {"embedding_weight", "emb"},
+                                                            {"attention_weight", "att"},
+                                                            {"attention_loss", "attl"},
+                                                            {"student_hidden_size", "w"}};
   const std::string last = key.substr(key.rfind('.') + 1);
   auto it = kShort.find(last);
   return it == kShort.end() ? last : it->second;

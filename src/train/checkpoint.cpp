@@ -39,10 +39,12 @@ std::vector<std::string> list_checkpoints(const std::string& root) {
 
 void write_checkpoint_files(const std::string& tmp, const TrainState& s,
                             const model::StateDict& model, const model::BertConfig& model_config,
-                            const model::StateDict& optimizer, const std::string& config_toml) {
+                            const model::StateDict& optimizer, const model::StateDict& objective,
+                            const std::string& config_toml) {
   model::write_state_dict(tmp + "/model.safetensors", model, {{"format", "pt"}});
   write_file_atomic(tmp + "/config.json", model_config.to_json());
   model::write_state_dict(tmp + "/optimizer.safetensors", optimizer);
+  if (!objective.empty()) model::write_state_dict(tmp + "/objective.safetensors", objective);
   nlohmann::json j = {{"format", kCheckpointFormat},
                       {"format_version", kCheckpointVersion},
                       {"epoch", s.epoch},
@@ -67,8 +69,8 @@ void write_checkpoint_files(const std::string& tmp, const TrainState& s,
 
 void save_checkpoint(const std::string& output_dir, const TrainState& s,
                      const model::StateDict& model, const model::BertConfig& model_config,
-                     const model::StateDict& optimizer, const std::string& config_toml,
-                     std::int64_t keep) {
+                     const model::StateDict& optimizer, const model::StateDict& objective,
+                     const std::string& config_toml, std::int64_t keep) {
   const std::string root = output_dir + "/checkpoints";
   make_directories(root);
   const std::string name = step_dir_name(s.global_step);
@@ -76,7 +78,7 @@ void save_checkpoint(const std::string& output_dir, const TrainState& s,
   fs::remove_all(tmp);
   make_directories(tmp);
   try {
-    write_checkpoint_files(tmp, s, model, model_config, optimizer, config_toml);
+    write_checkpoint_files(tmp, s, model, model_config, optimizer, objective, config_toml);
   } catch (...) {  // a full disk: nothing half-written stays behind
     std::error_code ec;
     fs::remove_all(tmp, ec);
@@ -152,6 +154,8 @@ std::optional<Checkpoint> load_latest_checkpoint(const std::string& output_dir) 
   }
   c.model = model::read_safetensors(c.dir + "/model.safetensors");
   c.optimizer = model::read_safetensors(c.dir + "/optimizer.safetensors");
+  if (file_exists(c.dir + "/objective.safetensors"))
+    c.objective = model::read_safetensors(c.dir + "/objective.safetensors");
   return c;
 }
 

@@ -5,6 +5,9 @@
 //                                                                 and `pkd predict` load the
 //                                                                 directory as a model
 //                                          optimizer.safetensors  AdamW moments + step count
+//                                          objective.safetensors  an objective's own trained
+//                                                                 parameters (only when it has
+//                                                                 some: Objective::trainable)
 //                                          trainer_state.json     position, best metric, history
 //                                          config.toml            the effective configuration
 //   OUTPUT_DIR/checkpoints/latest          "step-NNNNNNNN", written last
@@ -45,13 +48,14 @@ struct TrainState {
 // Rank 0 only. Keeps the `keep` newest checkpoints.
 void save_checkpoint(const std::string& output_dir, const TrainState& state,
                      const model::StateDict& model, const model::BertConfig& model_config,
-                     const model::StateDict& optimizer, const std::string& config_toml,
-                     std::int64_t keep);
+                     const model::StateDict& optimizer, const model::StateDict& objective,
+                     const std::string& config_toml, std::int64_t keep);
 
 struct Checkpoint {
   std::string dir;
   TrainState state;
   model::StateDict model, optimizer;
+  model::StateDict objective;  // empty when the checkpoint has no objective.safetensors
 };
 
 // The checkpoint `latest` names, or nothing when there is no `latest`. Errors name the file

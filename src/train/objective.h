@@ -4,6 +4,7 @@
 // builds a model and an objective). Fine-tuning is one objective (TaskObjective), PKD another
 // (distill/pkd_objective.h).
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@ class Objective {
   // Content digests of what the objective reads besides the training split (a teacher, its
   // features), by name: part of the run's identity, so a resume refuses other ones.
   virtual std::map<std::string, std::string> inputs() const { return {}; }
+  // The objective's own trained parameters (distillation's learned projections from the
+  // student's width to the teacher's), or nullptr. The trainer trains them with the model: moves
+  // them to the device and puts them in the optimizer, the gradient sums, the clipping and the
+  // checkpoints (objective.safetensors); they are not part of the exported model.
+  virtual std::shared_ptr<torch::nn::Module> trainable() { return nullptr; }
   // The loss sums of `batch` (on the runtime's device) for `model` in train mode. The trainer
   // calls it inside the runtime's autocast scope: an objective decides no precision of its own.
   virtual LossSums loss(model::BertForSequenceClassification& model, const data::Batch& batch) = 0;

@@ -48,16 +48,21 @@ std::int64_t OptimizerConfig::warmup_for(std::int64_t total_steps) const {
       std::round(warmup_proportion * static_cast<double>(total_steps)));
 }
 
-FusedAdamW::FusedAdamW(const torch::nn::Module& model, const OptimizerConfig& config)
+FusedAdamW::FusedAdamW(const torch::nn::Module& model, const OptimizerConfig& config,
+                       const torch::nn::Module* objective)
     : config_(config) {
-  for (const auto& p : model.named_parameters()) {
-    if (!p.value().requires_grad()) continue;
-    names_.push_back(p.key());
-    params_.push_back(p.value());
-    exp_avg_.push_back(torch::zeros_like(p.value()));
-    exp_avg_sq_.push_back(torch::zeros_like(p.value()));
-    decay_.push_back(!(ends_with(p.key(), "bias") || ends_with(p.key(), "LayerNorm.weight")));
-  }
+  auto add = [&](const torch::nn::Module& m, const std::string& prefix) {
+    for (const auto& p : m.named_parameters()) {
+      if (!p.value().requires_grad()) continue;
+      names_.push_back(prefix + p.key());
+      params_.push_back(p.value());
+      exp_avg_.push_back(torch::zeros_like(p.value()));
+      exp_avg_sq_.push_back(torch::zeros_like(p.value()));
+      decay_.push_back(!(ends_with(p.key(), "bias") || ends_with(p.key(), "LayerNorm.weight")));
+    }
+  };
+  add(model, "");
+  if (objective) add(*objective, "objective.");
 }
 
 void FusedAdamW::step(double lr, const torch::Tensor& grad_scale) {

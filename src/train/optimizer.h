@@ -22,7 +22,10 @@ namespace pkd::train {
 // HuggingFace does. The inner loop is vectorised (adamw_kernel.h), bitwise torch's arithmetic.
 class FusedAdamW {
  public:
-  FusedAdamW(const torch::nn::Module& model, const OptimizerConfig& config);
+  // `objective`: an objective's trained parameters (Objective::trainable), named
+  // "objective.<name>" in the state; may be null.
+  FusedAdamW(const torch::nn::Module& model, const OptimizerConfig& config,
+             const torch::nn::Module* objective = nullptr);
 
   // One update with learning rate `lr`, the gradients first multiplied by `grad_scale` (global
   // norm clipping); gradients are released (undefined) afterwards. Gradients must be defined.

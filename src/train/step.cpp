@@ -55,8 +55,10 @@ StepRunner::StepRunner(const OptimizerConfig& optimizer, const model::Runtime& r
       seed_(seed),
       parts_(objective.part_names().size()),
       params_(model->parameters()),
-      optimizer_(*model, optimizer),
+      optimizer_(*model, optimizer, objective.trainable().get()),
       scaler_(runtime.precision() == model::Precision::kFloat16) {
+  if (const auto extra = objective.trainable())
+    for (const auto& p : extra->parameters()) params_.push_back(p);
   if (comm.size() > 1) sparse_.emplace(model->token_indexed_weight());
 }
 
@@ -65,6 +67,7 @@ StepLoss StepRunner::step(std::int64_t step, std::int64_t global_examples,
                           StepProfile& profile) {
   torch::manual_seed(step_seed(seed_, comm_.rank(), step));
   m_->train();
+  if (const auto extra = objective_.trainable()) extra->train();
   auto sums = torch::zeros({static_cast<std::int64_t>(parts_) + 1},
                            torch::TensorOptions(torch::kFloat).device(runtime_.device()));
   profile.end(StepProfile::kSetup);
@@ -105,7 +108,7 @@ StepLoss StepRunner::step(std::int64_t step, std::int64_t global_examples,
 void StepRunner::to_device(data::Batch& b) const {
   const bool cuda = runtime_.device().is_cuda();
   for (auto* t : {&b.input_ids, &b.token_type_ids, &b.attention_mask, &b.labels, &b.teacher_logits,
-                  &b.teacher_cls})
+                  &b.teacher_cls, &b.teacher_hidden, &b.teacher_attention})
     if (t->defined())
       *t = cuda ? t->pin_memory().to(runtime_.device(), /*non_blocking=*/true)
                 : t->to(runtime_.device());

@@ -67,6 +67,7 @@ class StepRunner {
   FusedAdamW& optimizer() { return optimizer_; }
   parallel::GradientReducer& reducer() { return reducer_; }
   LossScaler& scaler() { return scaler_; }
+  // The model's parameters, then the objective's (Objective::trainable).
   const std::vector<torch::Tensor>& parameters() const { return params_; }
 
  private:

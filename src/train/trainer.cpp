@@ -180,6 +180,13 @@ void TrainingRun::write_config_and_resume() {
           fail("checkpoint '", c->dir, "' lacks '", name, "' or has another shape");
         t.copy_(it->second);
       }
+      for (auto& [name, t] : objective_state()) {
+        auto it = c->objective.find(name);
+        if (it == c->objective.end() || it->second.sizes() != t.sizes())
+          fail("checkpoint '", c->dir, "' lacks the objective's '", name,
+               "' (objective.safetensors) or has another shape");
+        t.copy_(it->second);
+      }
       optimizer.load_state(c->optimizer, "checkpoint '" + c->dir + "'");
       scaler.restore(c->state.loss_scale, c->state.loss_scale_growth);
       const std::int64_t world = state_.world_size;
@@ -216,6 +223,13 @@ void TrainingRun::write_config_and_resume() {
   state_.global_step = p.global_step;
   optimizer.set_steps(p.adam_steps);
   scaler.restore(p.loss_scale, p.scale_growth);
+}
+
+model::StateDict TrainingRun::objective_state() const {
+  model::StateDict state;
+  if (const auto extra = objective_.trainable())
+    for (const auto& p : extra->named_parameters()) state[p.key()] = p.value();
+  return state;
 }
 
 double TrainingRun::learning_rate() const {
@@ -308,7 +322,8 @@ void TrainingRun::save(std::int64_t epoch, std::int64_t step_in_epoch) {
   state_.loss_scale_growth = runner_.scaler().growth_tracker();
   if (comm_.is_root())
     save_checkpoint(loop_.output_dir, state_, model::model_state(m_), m_->config(),
-                    runner_.optimizer().state(), setup_.effective_config, loop_.keep_checkpoints);
+                    runner_.optimizer().state(), objective_state(), setup_.effective_config,
+                    loop_.keep_checkpoints);
   comm_.barrier(mpi::Comm::Wait::kRootWrites);
 }
 

@@ -108,6 +108,7 @@ TrainResult TrainingSession::train(model::BertForSequenceClassification& model,
   inference::check_model_vocab(run.model_name, index_.header, loop_.train);
   check_eval_splits(loop_, index_, model->config(), run.model_name);
   model->to(runtime_.device());
+  if (const auto extra = objective.trainable()) extra->to(runtime_.device());
   auto reducer = parallel::GradientReducer::create(reduce_, comm_, runtime_.device());
   comm_.set_collective_timeout(reduce_.timeout_s);
   // The effective config: the command's table, then the shared ones; and the same at defaults.

@@ -77,6 +77,8 @@ class TrainingRun {
   StepLoss optimizer_step(std::int64_t epoch, std::int64_t step_in_epoch, double lr,
                           StepProfile& profile);
   double learning_rate() const;  // of the next optimizer step
+  // The objective's trained parameters by name (empty without Objective::trainable).
+  model::StateDict objective_state() const;
   void log_progress(std::int64_t epoch, double lr);
   void save(std::int64_t epoch, std::int64_t step_in_epoch);
   TrainResult stopped();

@@ -204,7 +204,7 @@ TEST(LossScaler, CheckpointedAndValidated) {
   state.loss_scale = 1024;
   state.loss_scale_growth = 7;
   state.config_sha256 = std::string(64, '0');
-  save_checkpoint(dir.path(), state, {}, model::BertConfig{}, {}, "x = 1\n", 2);
+  save_checkpoint(dir.path(), state, {}, model::BertConfig{}, {}, {}, "x = 1\n", 2);
   auto c = load_latest_checkpoint(dir.path());
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->state.loss_scale, 1024);

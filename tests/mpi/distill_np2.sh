@@ -2,6 +2,8 @@
 # `pkd distill` end to end on real SST-2 sentences with the golden 4-layer teacher:
 #  - cached (float32) and online teacher give the same losses and weights after 3 steps;
 #  - 2 ranks equal 1 rank after 3 steps (uneven 16 + 17 split of the global batch), PKD loss on;
+#  - the same for a narrower student with every token-level term: the learned projection's
+#    gradients are summed over ranks like the student's (docs/objectives.md);
 #  - streaming windows over 4 shards read only the mapped teacher layers and train;
 #  - interrupted + resumed == uninterrupted, bitwise.
 # Usage: distill_np2.sh PKD_BINARY SOURCE_DIR
@@ -58,6 +60,25 @@ mpirun_local -np 2 "$pkd" "${args[@]}" --output-dir "$work/np2" > "$work/np2.log
 # Sums over 2 ranks round differently; Adam's first steps magnify that on parameters whose
 # gradients are near zero: 1e-4 (a tenth of one step of lr 1e-3).
 compare "$work/cached" "$work/np2" 1e-4 "2 ranks == 1 rank"
+
+# A 2 x 32 student (the teacher: 64 wide) with PT through the projection and every token-level term.
+"$pkd" cache-teacher --model "$teacher" --tokens "$work/tokens/train" --out "$work/features-tok" \
+  --dtype float32 --layers 0,2,4 --attention-layers 2,4 --log-level warn > /dev/null
+targs=("${args[@]}" --features "$work/features-tok" --student-init random --student-hidden-size 32
+       --hidden-weight 1 --embedding-weight 1 --attention-weight 1 --attention-loss kl)
+"$pkd" "${targs[@]}" --output-dir "$work/tok1" > "$work/tok1.log" 2>&1 || { cat "$work/tok1.log"; exit 1; }
+mpirun_local -np 2 "$pkd" "${targs[@]}" --output-dir "$work/tok2" > "$work/tok2.log" 2>&1 || { cat "$work/tok2.log"; exit 1; }
+compare "$work/tok1" "$work/tok2" 1e-4 "token-level, narrow student: 2 ranks == 1 rank"
+/usr/bin/python3 - "$src/tools" "$work/tok1" "$work/tok2" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+from bert_reference import read_safetensors
+a, b = (read_safetensors(f"{d}/checkpoints/step-00000003/objective.safetensors") for d in sys.argv[2:])
+worst = max((a[k] - b[k]).abs().max().item() for k in a)
+print(f"projection: max |difference| after 3 steps = {worst:.2e}")
+if sorted(a) != ["projection.bias", "projection.weight"] or worst > 1e-4:
+    sys.exit("FAIL: the projection differs between 1 and 2 ranks")
+PY
 
 # Streaming windows of 2 shards (>= 100 examples) with dropout and a resume in the middle.
 sargs=(distill --teacher "$teacher" --features "$work/features" --train "$work/tokens/train"

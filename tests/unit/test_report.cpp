@@ -49,6 +49,36 @@ TEST(ReportClassify, RowLabels) {
   EXPECT_EQ(row_label(RunKind::fine_tuned, -1, ""), "BERT?-FT");
 }
 
+// Distillation beyond [CLS]: the width a run set and its token-level terms name its row, so such
+// runs never merge into the paper's rows.
+TEST(ReportClassify, TokenLevelObjectivesNameTheirRows) {
+  report::Run r;
+  r.command = "distill";
+  r.layers = 4;
+  r.hp.alpha = 0.5;
+  r.hp.beta = 100;
+  r.hp.layer_map = "skip";
+  r.kind = classify("distill", 0, r.hp.alpha, r.hp.beta);
+  EXPECT_EQ(r.row(), "BERT4-PKD-Skip");
+  r.hp.student_hidden_size = 312;
+  EXPECT_EQ(r.row(), "BERT4x312-PKD-Skip");
+  r.hp.hidden_weight = 1;
+  r.hp.embedding_weight = 1;
+  r.hp.attention_weight = 1;
+  r.hp.attention_loss = "kl";
+  EXPECT_EQ(r.row(), "BERT4x312-PKD-Skip+HID+EMB+ATT-KL");
+  r.hp.beta = 0;
+  r.kind = classify("distill", 0, r.hp.alpha, r.hp.beta, true);
+  EXPECT_EQ(r.kind, RunKind::kd);
+  EXPECT_EQ(r.row(), "BERT4x312-KD+HID+EMB+ATT-KL");
+  r.hp.alpha = 0;  // token-level terms alone: no KD in the name
+  r.hp.attention_loss = "mse";
+  r.kind = classify("distill", 0, r.hp.alpha, r.hp.beta, true);
+  EXPECT_EQ(r.kind, RunKind::kd);
+  EXPECT_EQ(r.row(), "BERT4x312-HID+EMB+ATT");
+  EXPECT_EQ(classify("distill", 0, 0, 0, false), RunKind::fine_tuned);
+}
+
 TEST(ReportCells, OfficialDisplayPerTask) {
   EXPECT_EQ(format_cell("MRPC", false, {{"f1", 0.8889}, {"accuracy", 0.8480}}), "88.9/84.8");
   EXPECT_EQ(format_cell("QQP", false, {{"f1", 0.7012}, {"accuracy", 0.8861}}), "70.1/88.6");

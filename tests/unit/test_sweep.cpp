@@ -78,6 +78,16 @@ TEST(SweepGrid, CrossProductFirstAxisSlowestWithUniqueNames) {
   EXPECT_EQ(expand_grid({}, "pkd").size(), 1u);  // no axes: one run with the config's values
 }
 
+// The objectives beyond [CLS] are axes like any key, with short names.
+TEST(SweepGrid, TokenLevelWeightsAreAxes) {
+  auto points = expand_grid({"distill.student_hidden_size=312", "distill.loss.hidden_weight=0,1",
+                             "distill.loss.attention_weight=1", "distill.loss.attention_loss=kl"},
+                            "pkd");
+  ASSERT_EQ(points.size(), 2u);
+  EXPECT_EQ(points[1].name, "pkd-w312-hid1-att1-attlkl");
+  EXPECT_EQ(points[1].sets[1], "distill.loss.hidden_weight=1");
+}
+
 TEST(SweepGrid, MalformedAxesAreRefused) {
   EXPECT_THROW(expand_grid({"distill.loss.beta"}, "pkd"), UsageError);
   EXPECT_THROW(expand_grid({"=1,2"}, "pkd"), UsageError);

@@ -31,7 +31,8 @@ int run_inspect_command(const std::vector<std::string>& args) {
         "Usage: pkd inspect PATH [--example K] [--vocab VOCAB.txt]\n\n"
         "Summarises pkd token output: PATH is a `pkd tokenize` output directory, one split\n"
         "directory or one shard file. Counts, attributes, label distribution and a histogram of\n"
-        "sequence lengths; --example K prints example K as WordPiece tokens and ids.\n\n"
+        "sequence lengths; --example K prints example K as WordPiece tokens and ids. A\n"
+        "`pkd cache-teacher` split: what it holds and its disk use per million tokens.\n\n"
         "Options:\n%s\n%s",
         config::format_flag_help(config::flags_of("inspect", config)).c_str(),
         common_flags_help().c_str());
