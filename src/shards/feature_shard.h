@@ -23,6 +23,13 @@ inline constexpr const char* kFeatureManifestFormat = "pkd.feature_manifest";
 // adds what token-level features the shards hold. Versions 2 and 3 are read.
 inline constexpr std::int64_t kFeatureManifestVersion = 3;
 
+// Bounds on the counts a feature shard or manifest states, checked before anything is sized by
+// them.
+inline constexpr std::int64_t kMaxFeatureLayers = 1024, kMaxFeatureHidden = 1 << 16,
+                              kMaxFeatureLabels = 1 << 16, kMaxFeatureHeads = 1 << 12;
+inline constexpr std::int64_t kMaxFeatureExamples = std::int64_t{1} << 40,
+                              kMaxFeatureTokens = std::int64_t{1} << 42;
+
 // Which token-level features a split holds: hidden-state rows (0 = embeddings output, l = layer
 // l) stored for every token, and layers (1..L) whose attention probabilities are stored.
 struct TokenFeatureLayers {
