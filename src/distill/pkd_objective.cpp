@@ -9,10 +9,6 @@
 namespace pkd::distill {
 namespace {
 
-bool any_token_level(const PkdLossConfig& c) {
-  return c.hidden_weight > 0 || c.embedding_weight > 0 || c.attention_weight > 0;
-}
-
 // The positions of `layers` within `held`.
 torch::Tensor positions(const std::vector<std::int64_t>& held,
                         const std::vector<std::int64_t>& layers) {

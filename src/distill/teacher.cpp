@@ -35,7 +35,7 @@ Teacher resolve_teacher(const DistillConfig& c, const data::SplitIndex& train) {
   if (!t.used) return t;
   if (!c.teacher.empty()) inference::check_model_vocab(c.teacher, train.header, train.dir);
   if (!t.online) {
-    const auto manifest = data::check_features_match(train, {c.features, {}});
+    const auto manifest = data::check_features_match(train, {c.features, {}, {}});
     if (!c.teacher.empty()) check_teacher_matches(c.teacher, manifest, c.features);
     Sha256 features;
     for (const auto& s : manifest.shards) features.update(s.sha256 + "\n");
