@@ -21,13 +21,9 @@ build=${3:-$root/build}
 pkd=$build/bin/pkd
 work=$build/bench-objectives
 source "$root/tests/mpi/common.sh"
-cd "$root"
+source "$root/bench/demo_teacher.sh"
+demo_teacher
 mkdir -p "$work"
-"$pkd" tokenize --config configs/demo/tokenize.toml --log-level warn > /dev/null
-if [[ ! -f out/demo/teacher/model/config.json ]]; then
-  mpirun_local -np 2 "$pkd" finetune --config configs/demo/teacher.toml --intra-op-threads 1 \
-    --resume --log-level warn
-fi
 teacher=out/demo/teacher/model
 tokens=out/demo/tokens/SST-2/train
 

@@ -13,12 +13,8 @@ build=${3:-$root/build}
 pkd=$build/bin/pkd
 work=$build/bench-seeds
 source "$root/tests/mpi/common.sh"
-cd "$root"
-"$pkd" tokenize --config configs/demo/tokenize.toml --log-level warn > /dev/null
-if [[ ! -f out/demo/teacher/model/config.json ]]; then
-  mpirun_local -np 2 "$pkd" finetune --config configs/demo/teacher.toml --intra-op-threads 1 \
-    --resume --log-level warn
-fi
+source "$root/bench/demo_teacher.sh"
+demo_teacher
 mpirun_local -np 2 "$pkd" cache-teacher --model out/demo/teacher/model \
   --tokens out/demo/tokens/SST-2/train --out out/demo/features/SST-2/train --intra-op-threads 1 \
   --log-level warn

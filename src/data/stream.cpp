@@ -69,6 +69,11 @@ shards::FeatureManifest check_features_match(const SplitIndex& tokens, const Fea
     if (l < 0 || l > m.num_layers)
       fail("teacher features '", f.dir, "' hold [CLS] vectors of layers 0..", m.num_layers, " (a ",
            m.num_layers, "-layer teacher); layer ", l, " is needed");
+  check_token_features(m, f);
+  return m;
+}
+
+void check_token_features(const shards::FeatureManifest& m, const FeatureRequest& f) {
   auto missing = [](const std::vector<std::int64_t>& want, const std::vector<std::int64_t>& held) {
     std::vector<std::int64_t> out;
     for (auto l : want)
@@ -93,7 +98,6 @@ shards::FeatureManifest check_features_match(const SplitIndex& tokens, const Fea
             ? ""
             : " --attention-layers " + shards::layer_list(f.tokens.attention),
         " (docs/formats.md: token-level features)");
-  return m;
 }
 
 WindowLoader::WindowLoader(const SplitIndex& index, FeatureRequest features, bool require_labels)

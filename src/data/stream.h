@@ -45,6 +45,8 @@ struct FeatureRequest {
 // both directories and the first difference. Each feature shard's own digest and fingerprint are
 // checked when it is read (shards/verify.h).
 shards::FeatureManifest check_features_match(const SplitIndex& tokens, const FeatureRequest& f);
+// Only the token-level part of that check, for a manifest already read.
+void check_token_features(const shards::FeatureManifest& m, const FeatureRequest& f);
 
 // One window of shards in memory: tokens and, when requested, teacher features.
 class WindowLoader {

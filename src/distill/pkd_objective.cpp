@@ -4,19 +4,17 @@
 
 #include <algorithm>
 
-#include "core/error.h"
 
 namespace pkd::distill {
 namespace {
 
-// The positions of `layers` within `held`.
+// The positions of `layers` within `held` (empty when `held` is: the term is off).
 torch::Tensor positions(const std::vector<std::int64_t>& held,
                         const std::vector<std::int64_t>& layers) {
   std::vector<std::int64_t> index;
   for (auto l : layers) {
     const auto it = std::find(held.begin(), held.end(), l);
-    if (it == held.end()) fail("internal: teacher layer ", l, " is not among the features read");
-    index.push_back(it - held.begin());
+    if (it != held.end()) index.push_back(it - held.begin());
   }
   return torch::tensor(index, torch::kLong);
 }
@@ -34,6 +32,9 @@ PkdObjective::PkdObjective(const PkdLossConfig& loss, bool regression, const Tea
       token_layers_(teacher.token_layers),
       features_(teacher.features),
       inputs_(teacher.inputs),
+      hidden_rows_{positions(features_.tokens.hidden, token_layers_)},
+      embedding_row_{positions(features_.tokens.hidden, {0})},
+      attention_rows_{positions(features_.tokens.attention, token_layers_)},
       online_teacher_(std::move(online_teacher)) {
   if (teacher.used && loss.compares_hidden() && student.hidden_size != teacher.hidden)
     projection_ = HiddenProjection(student.hidden_size, teacher.hidden, student.initializer_range);
@@ -47,9 +48,9 @@ std::vector<std::string> PkdObjective::part_names() const {
   return names;
 }
 
-torch::Tensor PkdObjective::select(const torch::Tensor& t, const std::vector<std::int64_t>& held,
-                                   const std::vector<std::int64_t>& layers) const {
-  return t.index_select(0, positions(held, layers).to(t.device()));
+torch::Tensor PkdObjective::Rows::of(const torch::Tensor& t) {
+  if (index.device() != t.device()) index = index.to(t.device());
+  return t.index_select(0, index);
 }
 
 PkdObjective::TeacherOutputs PkdObjective::teacher_outputs(const data::Batch& b,
@@ -112,17 +113,14 @@ train::LossSums PkdObjective::loss(model::BertForSequenceClassification& student
     std::vector<torch::Tensor> rows;
     for (std::int64_t j = 1; j <= k; ++j)
       rows.push_back(project(out.hidden_states[static_cast<std::size_t>(j)]));
-    add(config_.hidden_weight,
-        hidden_mse_sum(torch::stack(rows), select(t.hidden, features_.tokens.hidden, token_layers_),
-                       mask));
+    add(config_.hidden_weight, hidden_mse_sum(torch::stack(rows), hidden_rows_.of(t.hidden), mask));
   }
   if (config_.embedding_weight > 0)
-    add(config_.embedding_weight,
-        hidden_mse_sum(project(out.hidden_states[0]).unsqueeze(0),
-                       select(t.hidden, features_.tokens.hidden, {0}), mask));
+    add(config_.embedding_weight, hidden_mse_sum(project(out.hidden_states[0]).unsqueeze(0),
+                                                 embedding_row_.of(t.hidden), mask));
   if (attention) {
     const auto s_maps = torch::stack(out.attentions);  // student layers 1..k
-    const auto t_maps = select(t.attention, features_.tokens.attention, token_layers_);
+    const auto t_maps = attention_rows_.of(t.attention);
     add(config_.attention_weight, attention_loss_ == AttentionLoss::kKl
                                       ? attention_kl_sum(s_maps, t_maps, mask)
                                       : attention_mse_sum(s_maps, t_maps, mask));

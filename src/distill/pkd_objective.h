@@ -39,9 +39,12 @@ class PkdObjective : public train::Objective {
     torch::Tensor logits, cls, hidden, attention;
   };
   TeacherOutputs teacher_outputs(const data::Batch& b, model::HiddenStates mode);
-  // Rows of TeacherOutputs::hidden / ::attention holding `layers` (indices into the request).
-  torch::Tensor select(const torch::Tensor& t, const std::vector<std::int64_t>& held,
-                       const std::vector<std::int64_t>& layers) const;
+  // The rows of a teacher tensor that hold given layers, found once: an index kept on the device
+  // of its last use (one copy per run, not per step).
+  struct Rows {
+    torch::Tensor index;
+    torch::Tensor of(const torch::Tensor& t);
+  };
 
   PkdLossConfig config_;
   PkdLoss loss_;
@@ -51,7 +54,9 @@ class PkdObjective : public train::Objective {
   std::vector<std::int64_t> token_layers_;    // for student layers 1..k (token-level terms)
   data::FeatureRequest features_;
   std::map<std::string, std::string> inputs_;  // the teacher's and the features' digests
-  HiddenProjection projection_{nullptr};       // student width != teacher width only
+  // In TeacherOutputs::hidden: token_layers_ and row 0; in ::attention: token_layers_.
+  Rows hidden_rows_, embedding_row_, attention_rows_;
+  HiddenProjection projection_{nullptr};  // student width != teacher width only
   model::BertForSequenceClassification online_teacher_;
 };
 

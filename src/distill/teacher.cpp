@@ -34,8 +34,9 @@ Teacher resolve_teacher(const DistillConfig& c, const data::SplitIndex& train) {
   if (!c.teacher.empty()) t.config = model::BertConfig::load(c.teacher + "/config.json");
   if (!t.used) return t;
   if (!c.teacher.empty()) inference::check_model_vocab(c.teacher, train.header, train.dir);
+  shards::FeatureManifest manifest;
   if (!t.online) {
-    const auto manifest = data::check_features_match(train, {c.features, {}, {}});
+    manifest = data::check_features_match(train, {c.features, {}, {}});
     if (!c.teacher.empty()) check_teacher_matches(c.teacher, manifest, c.features);
     Sha256 features;
     for (const auto& s : manifest.shards) features.update(s.sha256 + "\n");
@@ -80,7 +81,7 @@ Teacher resolve_teacher(const DistillConfig& c, const data::SplitIndex& train) {
     t.features.dir = c.features;
     // Only the rows the map needs are read: cls_hidden row l = teacher layer l.
     if (c.loss.beta > 0) t.features.layers = t.layers;
-    data::check_features_match(train, t.features);  // a missing token-level layer, named
+    data::check_token_features(manifest, t.features);  // a missing token-level layer, named
   }
   return t;
 }
