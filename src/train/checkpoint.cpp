@@ -56,6 +56,8 @@ void write_checkpoint_files(const std::string& tmp, const TrainState& s,
                       {"metrics_jsonl", s.metrics_jsonl},
                       {"epoch_sums", s.epoch_sums},
                       {"epoch_examples", s.epoch_examples},
+                      {"eval_sums", s.eval_sums},
+                      {"eval_examples", s.eval_examples},
                       {"config_sha256", s.config_sha256},
                       {"loss_scale", s.loss_scale},
                       {"loss_scale_growth", s.loss_scale_growth},
@@ -138,6 +140,14 @@ std::optional<Checkpoint> load_latest_checkpoint(const std::string& output_dir) 
       if (!std::isfinite(x))
         fail("'", state_path, "': epoch_sums holds ", x, ", expected finite loss sums");
     c.state.epoch_examples = j.count("epoch_examples", 0, kMax);
+    // Optional: checkpoints written before eval_sums resume the evaluation's mean from zero.
+    if (doc.contains("eval_sums")) {
+      c.state.eval_sums = j.at("eval_sums").get<std::vector<double>>();
+      for (double x : c.state.eval_sums)
+        if (!std::isfinite(x))
+          fail("'", state_path, "': eval_sums holds ", x, ", expected finite loss sums");
+      c.state.eval_examples = j.count("eval_examples", 0, kMax);
+    }
     c.state.config_sha256 = j.sha256("config_sha256");
     // Optional: checkpoints written before float16 training had no loss scale, before input
     // checks no inputs.

@@ -37,6 +37,10 @@ struct TrainState {
   std::string metrics_jsonl;           // metrics.jsonl so far
   std::vector<double> epoch_sums;      // the epoch's loss sums so far (total, then parts)
   std::int64_t epoch_examples = 0;     // the epoch's examples so far
+  // The same since the last dev evaluation (eval_every > 0; empty otherwise): the next one's
+  // train_loss covers the steps before a preemption too.
+  std::vector<double> eval_sums;
+  std::int64_t eval_examples = 0;
   std::string config_sha256;           // of the effective config without run-control keys
   double loss_scale = 1;               // float16 dynamic loss scale (1 when not float16)
   std::int64_t loss_scale_growth = 0;  // finite steps since the scale last changed

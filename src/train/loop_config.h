@@ -22,6 +22,7 @@ struct LoopConfig {
   std::int64_t seed = 42;
   std::int64_t bucket_batches = 50;       // length-bucketing window, in batches (1 = off)
   std::int64_t window_examples = 100000;  // streaming window; 0 = the whole split in memory
+  std::int64_t prefetch_steps = 1;        // steps whose batches the loader thread makes ahead
   std::int64_t eval_batch_size = 64;
   std::int64_t log_every = 50;         // steps between progress lines
   std::int64_t eval_every = 0;         // steps between dev evaluations (0: epoch ends only)
@@ -54,6 +55,9 @@ struct LoopConfig {
     v.field("bucket_batches", bucket_batches, "length-bucketing window in batches (1 = off)");
     v.field("window_examples", window_examples,
             "examples of the training split held in memory per rank (0 = all)");
+    v.field("prefetch_steps", prefetch_steps,
+            "optimizer steps whose batches a loader thread reads and collates ahead of training "
+            "(0 = in the training thread; the batches, and so the results, are the same)");
     v.field("eval_batch_size", eval_batch_size, "examples per forward pass when evaluating");
     v.field("log_every", log_every, "optimizer steps between progress lines");
     v.field("eval_every", eval_every,

@@ -21,14 +21,6 @@
 namespace pkd::train {
 namespace {
 
-// Elements [part * n / parts, (part + 1) * n / parts) of `v`: shares that differ by at most one.
-std::vector<std::int64_t> share(const std::vector<std::int64_t>& v, std::size_t part,
-                                std::size_t parts) {
-  const std::size_t n = v.size();
-  return {v.begin() + static_cast<long>(part * n / parts),
-          v.begin() + static_cast<long>((part + 1) * n / parts)};
-}
-
 data::SamplerOptions sampler_options(const LoopConfig& loop) {
   data::SamplerOptions so;
   so.global_batch_size = loop.batch_size;
@@ -71,7 +63,9 @@ TrainingRun::TrainingRun(const LoopConfig& loop, const OptimizerConfig& optimize
       part_names_(objective.part_names()),
       runner_(optimizer, runtime, reducer, comm, model, objective, loop.seed),
       sampler_(index.lengths, sampler_options(loop), comm.rank(), comm.size(), index.shard_sizes),
-      loader_(index, objective.features(), /*require_labels=*/true),
+      batches_(sampler_, index, objective.features(),
+               {static_cast<std::size_t>(loop.gradient_accumulation_steps), comm.rank(),
+                comm.size(), runtime.device().is_cuda(), loop.prefetch_steps}),
       schedule_(optimizer.schedule_kind()),
       needs_best_(!loop.test.empty() || !loop.extra_test.empty() || !loop.extra_dev.empty()) {
   const std::int64_t all_steps = sampler_.total_steps(loop.epochs);
@@ -91,7 +85,14 @@ TrainResult TrainingRun::run() {
   result_.best_metric = state_.best_metric;
   start_ = std::chrono::steady_clock::now();
   interval_ = zero_totals(part_names_.size(), runtime_.device());
-  if (loop_.eval_every > 0) since_eval_ = zero_totals(part_names_.size(), runtime_.device());
+  batches_.start({state_.epoch, state_.step_in_epoch}, total_ - step_);
+  if (loop_.eval_every > 0) {
+    since_eval_ = zero_totals(part_names_.size(), runtime_.device());
+    if (state_.eval_sums.size() == part_names_.size() + 1) {
+      since_eval_.sums.copy_(torch::tensor(state_.eval_sums, torch::kDouble));
+      since_eval_.examples = state_.eval_examples;
+    }
+  }
   for (std::int64_t epoch = state_.epoch; epoch < loop_.epochs && step_ < total_; ++epoch)
     if (!train_epoch(epoch)) return stopped();
   result_.steps = step_;
@@ -267,6 +268,10 @@ bool TrainingRun::train_epoch(std::int64_t epoch) {
         (stop || (loop_.checkpoint_every > 0 && step_ % loop_.checkpoint_every == 0))) {
       state_.epoch_sums = totals.host_sums();
       state_.epoch_examples = totals.examples;
+      if (loop_.eval_every > 0) {
+        state_.eval_sums = since_eval_.host_sums();
+        state_.eval_examples = since_eval_.examples;
+      }
       save(epoch, s + 1);
       if (stop) return false;
     }
@@ -276,25 +281,19 @@ bool TrainingRun::train_epoch(std::int64_t epoch) {
   end_epoch(epoch, totals, seconds_since(epoch_start), profile, profiled_steps);
   state_.epoch_sums.clear();
   state_.epoch_examples = 0;
+  state_.eval_sums.clear();  // the epoch's end evaluated
+  state_.eval_examples = 0;
   save(epoch + 1, 0);
   return !(stop && step_ < total_);
 }
 
-// The sampler's global batch, split into micro-batches and ranks, read from the window's shards.
+// The sampler's global batch, split into micro-batches and ranks, read from the window's shards
+// (by the loader thread, ahead of this step).
 StepLoss TrainingRun::optimizer_step(std::int64_t epoch, std::int64_t step_in_epoch, double lr,
                                      StepProfile& profile) {
-  const auto global = sampler_.global_batch(epoch, step_in_epoch);
-  const auto micro_batches = static_cast<std::size_t>(loop_.gradient_accumulation_steps);
-  auto micro_batch = [&](std::size_t j) -> std::optional<data::Batch> {
-    loader_.load(sampler_.window_shards(epoch, step_in_epoch));  // a no-op once loaded
-    const auto local =
-        share(share(global, j, micro_batches), static_cast<std::size_t>(comm_.rank()),
-              static_cast<std::size_t>(comm_.size()));
-    if (local.empty()) return std::nullopt;
-    return loader_.collate(local);
-  };
-  return runner_.step(step_, static_cast<std::int64_t>(global.size()), micro_batches, micro_batch,
-                      lr, profile);
+  StepInput in = batches_.take({epoch, step_in_epoch});
+  auto micro_batch = [&](std::size_t j) { return std::move(in.micro[j]); };
+  return runner_.step(step_, in.global_examples, in.micro.size(), micro_batch, lr, profile);
 }
 
 void TrainingRun::log_progress(std::int64_t epoch, double lr) {

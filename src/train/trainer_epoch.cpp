@@ -71,6 +71,7 @@ void TrainingRun::end_epoch(std::int64_t epoch, const LossTotals& totals, double
 }
 
 void TrainingRun::evaluate_and_record(nlohmann::json& line, const std::string& when) {
+  StepBatches::Pause pause(batches_);  // the dev split is read through HDF5 too
   bool better = loop_.dev.empty();
   if (!loop_.dev.empty()) {
     auto p = inference::predict_split(m_, runtime_, loop_.dev, loop_.eval_batch_size, comm_);
@@ -104,6 +105,7 @@ void TrainingRun::evaluate_and_record(nlohmann::json& line, const std::string& w
 // (OUTPUT_DIR/SST-2.tsv, MNLI-mm.tsv, ...) and the metrics of the extra dev splits, merged into
 // eval_results.json.
 void TrainingRun::finish_with_best() {
+  StepBatches::Pause pause(batches_);
   {
     torch::NoGradGuard no_grad;
     if (best_.empty()) {  // a resumed run whose best epoch came before the interruption

@@ -30,6 +30,8 @@ void LoopConfig::validate(const std::string& t) const {
     usage_fail(t, ".gradient_accumulation_steps must be in 1..batch_size (", batch_size, "), got ",
                gradient_accumulation_steps);
   if (window_examples < 0) usage_fail(t, ".window_examples must be >= 0, got ", window_examples);
+  if (prefetch_steps < 0 || prefetch_steps > 16)
+    usage_fail(t, ".prefetch_steps must be in 0..16, got ", prefetch_steps);
   if (eval_batch_size < 1 || eval_batch_size > kMaxBatch)
     usage_fail(t, ".eval_batch_size must be in 1..", kMaxBatch, " examples, got ", eval_batch_size);
   if (log_every < 1) usage_fail(t, ".log_every must be at least 1, got ", log_every);
@@ -51,6 +53,7 @@ std::set<std::string> run_control_keys(const std::string& command) {
   keys.insert(config::key_of(command.c_str(), loop, loop.log_every));
   keys.insert(config::key_of(command.c_str(), loop, loop.checkpoint_every));
   keys.insert(config::key_of(command.c_str(), loop, loop.keep_checkpoints));
+  keys.insert(config::key_of(command.c_str(), loop, loop.prefetch_steps));
   model::RuntimeConfig runtime;  // how much of the inputs is hashed does not change results
   keys.insert(config::key_of("runtime", runtime, runtime.verify));
   // Where and how long the ranks wait for each other: a job requeued after a network fault may

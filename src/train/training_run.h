@@ -16,6 +16,7 @@
 #include "data/sampler.h"
 #include "train/checkpoint.h"
 #include "train/step.h"
+#include "train/step_batches.h"
 #include "train/trainer.h"
 
 namespace pkd::train {
@@ -103,7 +104,7 @@ class TrainingRun {
   StepRunner runner_;
   TrainState state_;
   data::DistributedBatchSampler sampler_;
-  data::WindowLoader loader_;
+  StepBatches batches_;  // after sampler_, which it copies
   Schedule schedule_;
   std::int64_t total_ = 0, warmup_ = 0;  // optimizer steps of the run, of its warmup
   TrainResult result_;
