@@ -6,16 +6,19 @@
 # need, then runs and prints
 #   1. BERT goldens on CUDA: float32 (<= 1e-4 relative, as on CPU) and bfloat16 autocast
 #      (<= 5e-2); the fused CUDA AdamW against the CPU kernel; the loss scaler;
-#   2. throughput: pkd distill (cached features, dynamic padding, bf16) against the seed's loop
+#   2. throughput: pkd distill (cached features, dynamic padding, bf16; eager and with its steps
+#      replayed as CUDA graphs) against the seed's loop
 #      (HF transformers BertForSequenceClassification, eager, online 12-layer teacher, 6-layer
 #      student, padded to 128, batch 32, bf16 autocast, torch.optim.AdamW) in the same run, and
 #      cache-teacher sequences/s against the seed-style padded teacher forward;
 #   3. the reducers: NCCL with one rank (its real collectives), two ranks on one GPU refused
 #      with a clear message, two ranks host-staged through MPI; training with NCCL on one rank
-#      equals training without a reducer; two ranks staged equal one rank;
-#   4. training on the GPU: a teacher fine-tuned from scratch (bf16, and float16 with loss
-#      scaling) whose loss falls, float32 GPU steps equal CPU steps within tolerance, a PKD
-#      student distilled from the teacher's cached features whose loss falls;
+#      equals training without a reducer; two ranks staged equal one rank; steps replayed as CUDA
+#      graphs equal eager steps;
+#   4. training on the GPU: a teacher fine-tuned from scratch (bf16, float16 with loss scaling,
+#      float32, and bf16 as CUDA graphs) whose loss falls, float32 GPU steps equal CPU steps
+#      within tolerance, a PKD student distilled from the teacher's cached features whose loss
+#      falls;
 #   5. pkd's export loads into transformers' BertForSequenceClassification with no missing or
 #      unexpected keys and gives pkd's logits within 1e-4.
 # Results: OUT_DIR/gpu-check.txt (PASS/FAIL lines and figures), OUT_DIR/gpu-check.log (all
@@ -132,21 +135,24 @@ check "pkd distill, cached, BERT-base 12 -> 6 layers, batch 32, bf16, one epoch 
   --train "$bench/tokens/train" --student-layers 6 --batch-size 32 --epochs 1 --alpha 0.5 \
   --beta 100 --temperature 10 --layer-map skip --learning-rate 5e-5 --log-every 100 \
   --device "$dev" --output-dir "$bench/distill"
-# The same run with each phase synchronised (where the GPU time goes), and in float32: figures
-# for the step profile (BENCHMARKS.md).
-for variant in sync:PKD_PROFILE_SYNC=1 fp32:PKD_PRECISION=float32; do
-  name=${variant%%:*}
-  setting=${variant#*:}
-  precision=auto
-  [[ $setting == PKD_PRECISION=* ]] && precision=${setting#PKD_PRECISION=} && setting=PKD_NONE=1
+# The same run with its steps replayed as CUDA graphs (runtime.cuda_graphs), with each phase
+# synchronised (where the GPU time goes), and in float32: figures for the step profile
+# (BENCHMARKS.md).
+variant() {  # variant NAME ENV=VALUE ARGS...
+  local name=$1 setting=$2
+  shift 2
   check "pkd distill variant $name" 120 env "$setting" "$pkd" distill --teacher "$bench/teacher" \
     --features "$bench/features" --train "$bench/tokens/train" --student-layers 6 \
     --batch-size 32 --epochs 1 --alpha 0.5 --beta 100 --temperature 10 --layer-map skip \
-    --learning-rate 5e-5 --log-every 1000 --device "$dev" --precision "$precision" \
-    --output-dir "$bench/distill-$name"
-  python3 -c "import json,sys; m=json.loads(open(sys.argv[1]).readline()); print(f'variant {sys.argv[2]}: {m[\"examples_per_s\"]:.0f} ex/s, step seconds {json.dumps(m[\"step_seconds\"])}')" \
+    --learning-rate 5e-5 --log-every 1000 --device "$dev" --output-dir "$bench/distill-$name" "$@"
+  python3 -c "import json,sys; m=json.loads(open(sys.argv[1]).readline()); print(f'variant {sys.argv[2]}: {m[\"examples_per_s\"]:.0f} ex/s, train loss {m[\"train_loss\"]:.4f}, step seconds {json.dumps(m[\"step_seconds\"])}')" \
     "$bench/distill-$name/metrics.jsonl" "$name" 2>&1 | tee -a "$results"
-done
+}
+variant graphs PKD_NONE=1 --set runtime.cuda_graphs=true
+grep -c "runtime.cuda_graphs: captured" "$log" | sed 's/^/CUDA graphs captured in the graphs variant: /' | tee -a "$results"
+grep -m1 "runtime.cuda_graphs: training steps run eagerly" "$log" | tee -a "$results"
+variant sync PKD_PROFILE_SYNC=1
+variant fp32 PKD_NONE=1 --precision float32
 check "seed loop: HF BertForSequenceClassification eager, online teacher, padded 128, bf16" 240 \
   python3 "$root/tools/gpu/seed_loop_bench.py" --tokens "$bench/tokens/train" \
   --teacher "$bench/teacher" --warmup "${PKD_GPU_SEED_WARMUP:-5}" --steps "${PKD_GPU_SEED_STEPS:-60}" \
@@ -164,11 +170,15 @@ pkd = None
 try: pkd = json.loads(open(f"{bench}/distill/metrics.jsonl").readline())
 except Exception: pass
 seed, seed_cache = load(f"{bench}/seed.json"), load(f"{bench}/seed_cache.json")
-if pkd and seed:
-    r = pkd["examples_per_s"] / seed["examples_per_s"]
-    print(f"THROUGHPUT distill: pkd {pkd['examples_per_s']:.0f} ex/s (cached, bf16, whole epoch incl. warm-up), "
-          f"seed loop {seed['examples_per_s']:.0f} ex/s -> {r:.2f}x (target >= 5x) "
-          f"{'PASS' if r >= 5 else 'BELOW TARGET'}; pkd step profile {json.dumps(pkd.get('step_seconds'))}")
+graphs = None
+try: graphs = json.loads(open(f"{bench}/distill-graphs/metrics.jsonl").readline())
+except Exception: pass
+for name, run in (("eager", pkd), ("CUDA graphs", graphs)):
+    if run and seed:
+        r = run["examples_per_s"] / seed["examples_per_s"]
+        print(f"THROUGHPUT distill, {name}: pkd {run['examples_per_s']:.0f} ex/s (cached, bf16, whole epoch incl. warm-up), "
+              f"seed loop {seed['examples_per_s']:.0f} ex/s -> {r:.2f}x (target >= 5x) "
+              f"{'PASS' if r >= 5 else 'BELOW TARGET'}; pkd step profile {json.dumps(run.get('step_seconds'))}")
 if seed_cache:
     print(f"THROUGHPUT cache-teacher: pkd {n / cache_s:.0f} seq/s (incl. start-up, writing HDF5), "
           f"seed-style padded forward {seed_cache.get('sequences_per_s', seed_cache.get('examples_per_s', 0)):.0f} seq/s")
@@ -212,6 +222,10 @@ check "finetune 30 steps: nccl on 1 rank (float32)" 90 \
   step_run nccl1 "$work/nccl1.log" mpi -np 1 "$pkd" finetune "${tiny[@]}" --backend nccl
 check "finetune 30 steps: no reducer (float32)" 90 step_run none1 "$work/none1.log" "$pkd" finetune "${tiny[@]}"
 check "nccl on 1 rank equals no reducer (exact)" 30 losses "$work/nccl1.log" "$work/none1.log" 0
+check "finetune 30 steps: CUDA graphs (float32)" 90 \
+  step_run graphs1 "$work/graphs1.log" "$pkd" finetune "${tiny[@]}" --set runtime.cuda_graphs=true
+check "CUDA graphs equal eager steps (1e-4: padding to 16 tokens changes rounding)" 30 \
+  losses "$work/graphs1.log" "$work/none1.log" 1e-4
 start=$(date +%s.%N)
 if timeout 90 mpirun --allow-run-as-root --oversubscribe -np 2 "$pkd" finetune "${tiny[@]}" --backend nccl --output-dir "$work/nccl2" \
   --max-steps 5 >"$work/nccl2.log" 2>&1; then
@@ -268,6 +282,10 @@ grep -c "overflowed" "$work/teacher16.log" | sed 's/^/float16 skipped steps: /' 
 check "fine-tune the same teacher in float32 on the GPU, 600 steps" 120 \
   bash -c "'$pkd' finetune ${teacher[*]} --precision float32 --max-steps 600 --output-dir '$work/teacher32' > '$work/teacher32.log' 2>&1"
 check "float32 loss falls" 10 falls "$work/teacher32.log"
+check "fine-tune the same teacher as CUDA graphs (bf16, dropout on), 600 steps" 120 \
+  bash -c "'$pkd' finetune ${teacher[*]} --set runtime.cuda_graphs=true --max-steps 600 --output-dir '$work/teacher-graphs' > '$work/teacher-graphs.log' 2>&1"
+check "CUDA-graph teacher loss falls" 10 falls "$work/teacher-graphs.log"
+grep -h '"accuracy"' "$work/teacher-graphs/eval_results.json" 2>/dev/null | head -1 | sed 's/^/CUDA-graph teacher dev /' | tee -a "$results"
 grep -h '"accuracy"' "$work/teacher16/eval_results.json" "$work/teacher32/eval_results.json" 2>/dev/null | sed 's/^/float16, float32 teacher dev /' | tee -a "$results"
 check "cache-teacher of the GPU teacher (train split)" 120 \
   "$pkd" cache-teacher --model "$work/teacher/model" --tokens "$work/tokens/train" \

@@ -42,4 +42,12 @@ struct ExampleRef {
 // The padded tensors of `examples` (of one task); batch.rows is left empty.
 Batch collate(const std::vector<ExampleRef>& examples);
 
+// Zeroed tensors shaped like `b`'s but `length` tokens long (>= b's), on `device`: the fixed
+// inputs of a step replayed as a CUDA graph (train/step_graphs.h).
+Batch padded_like(const Batch& b, std::int64_t length, torch::Device device);
+// Copies `from` into the first positions of `into` (same batch size, at least as long: made by
+// padded_like) and zeros the rest, on `into`'s device; non-blocking from page-locked memory.
+// Padding is masked, so the losses and gradients are those of `from` up to float rounding.
+void copy_padded(const Batch& from, Batch& into);
+
 }  // namespace pkd::data

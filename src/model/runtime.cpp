@@ -46,6 +46,8 @@ void RuntimeConfig::validate() const {
                " devices); use a CUDA build of LibTorch or device = \"cpu\"");
   if (!cuda && precision == "float16")
     usage_fail("runtime.precision = \"float16\" needs a GPU; on CPU use float32 or bfloat16");
+  if (!cuda && cuda_graphs)
+    usage_fail("runtime.cuda_graphs = true needs runtime.device = \"cuda\" (got \"", device, "\")");
 }
 
 Runtime::Runtime(const RuntimeConfig& config, int ranks_on_node) : config_(config) {

@@ -20,6 +20,7 @@ struct RuntimeConfig {
                                       // float16 (CUDA only, with dynamic loss scaling in training)
   std::int64_t intra_op_threads = 0;  // LibTorch threads per rank; 0 = cores / ranks on this node
   std::string verify = "full";        // shards checked before use: full | metadata
+  bool cuda_graphs = false;           // training steps replayed as CUDA graphs (step_graphs.h)
 
   template <class V>
   void visit(V& v) {
@@ -33,6 +34,10 @@ struct RuntimeConfig {
             "shards read checked against their manifests: full (sha256 of every file before "
             "HDF5 reads it, then every header field) or metadata (header fields only; "
             "docs/reliability.md)");
+    v.field("cuda_graphs", cuda_graphs,
+            "replay each training step as a CUDA graph, one per padded length (a multiple of "
+            "16 tokens): CUDA, one rank, float32 or bfloat16, no gradient accumulation; "
+            "otherwise steps run eagerly with a notice (experimental: not yet run on a GPU)");
   }
   // runtime.verify, parsed (a UsageError naming the key when unknown).
   shards::Verification verification() const;

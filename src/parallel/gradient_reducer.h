@@ -90,6 +90,8 @@ class GradientReducer {
   // In place: every rank gets rank 0's values (parameters at start).
   void broadcast(const std::vector<torch::Tensor>& tensors);
   virtual Backend backend() const = 0;
+  // sum_gradients and broadcast do nothing: one rank, and a backend that does not run alone.
+  bool idle() const { return comm_.size() == 1 && !runs_alone_; }
 
  protected:
   GradientReducer(mpi::Comm& comm, double bucket_mb, bool device_native, bool runs_alone)
@@ -113,7 +115,6 @@ class GradientReducer {
   // reduces host memory.
   template <class Op>
   void on_backend_memory(torch::Tensor& flat, Op op);
-  bool idle() const { return comm_.size() == 1 && !runs_alone_; }
 
   double bucket_bytes_;
   bool device_native_;     // reduces tensors where they are (NCCL); else host memory only

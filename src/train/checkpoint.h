@@ -33,10 +33,10 @@ struct TrainState {
   std::int64_t step_in_epoch = 0;  // optimizer steps of it already done
   std::int64_t global_step = 0;    // optimizer steps done in all
   std::int64_t world_size = 1;
-  double best_metric = NAN;            // primary dev metric of the exported model
-  std::string metrics_jsonl;           // metrics.jsonl so far
-  std::vector<double> epoch_sums;      // the epoch's loss sums so far (total, then parts)
-  std::int64_t epoch_examples = 0;     // the epoch's examples so far
+  double best_metric = NAN;         // primary dev metric of the exported model
+  std::string metrics_jsonl;        // metrics.jsonl so far
+  std::vector<double> epoch_sums;   // the epoch's loss sums so far (total, then parts)
+  std::int64_t epoch_examples = 0;  // the epoch's examples so far
   // The same since the last dev evaluation (eval_every > 0; empty otherwise): the next one's
   // train_loss covers the steps before a preemption too.
   std::vector<double> eval_sums;

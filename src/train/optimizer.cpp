@@ -65,42 +65,53 @@ FusedAdamW::FusedAdamW(const torch::nn::Module& model, const OptimizerConfig& co
   if (objective) add(*objective, "objective.");
 }
 
-void FusedAdamW::step(double lr, const torch::Tensor& grad_scale) {
+template <class Lr>
+void FusedAdamW::cuda_step(const Lr& lr, const torch::Tensor& grad_scale) {
 #if TORCH_VERSION_MAJOR >= 2
-  if (!params_.empty() && params_[0].is_cuda()) {
-    torch::NoGradGuard no_grad;
-    const auto device = params_[0].device();
-    if (device_steps_.empty())
-      for (std::size_t i = 0; i < params_.size(); ++i)
-        device_steps_.push_back(torch::full({}, static_cast<float>(steps_),
-                                            torch::TensorOptions(torch::kFloat).device(device)));
-    ++steps_;
-    at::_foreach_add_(device_steps_, 1);
-    // The kernel divides the gradients by its grad_scale (AMP's unscaling).
-    const torch::Tensor divisor = grad_scale.reciprocal();
-    for (const bool decay : {true, false}) {
-      std::vector<torch::Tensor> p, g, m, v, s;
-      for (std::size_t i = 0; i < params_.size(); ++i) {
-        if (decay_[i] != decay) continue;
-        if (!params_[i].grad().defined())
-          fail("internal: parameter ", names_[i], " has no gradient");
-        p.push_back(params_[i]);
-        g.push_back(params_[i].grad());
-        m.push_back(exp_avg_[i]);
-        v.push_back(exp_avg_sq_[i]);
-        s.push_back(device_steps_[i]);
-      }
-      if (p.empty()) continue;
-      at::_fused_adamw_(p, g, m, v, /*max_exp_avg_sqs=*/{}, s, lr, config_.adam_beta1,
-                        config_.adam_beta2, decay ? config_.weight_decay : 0.0,
-                        config_.adam_epsilon, /*amsgrad=*/false, /*maximize=*/false, divisor,
-                        /*found_inf=*/{});
+  torch::NoGradGuard no_grad;
+  const auto device = params_[0].device();
+  if (device_steps_.empty())
+    for (std::size_t i = 0; i < params_.size(); ++i)
+      device_steps_.push_back(torch::full({}, static_cast<float>(steps_),
+                                          torch::TensorOptions(torch::kFloat).device(device)));
+  ++steps_;
+  at::_foreach_add_(device_steps_, 1);
+  // The kernel divides the gradients by its grad_scale (AMP's unscaling).
+  const torch::Tensor divisor = grad_scale.reciprocal();
+  for (const bool decay : {true, false}) {
+    std::vector<torch::Tensor> p, g, m, v, s;
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      if (decay_[i] != decay) continue;
+      if (!params_[i].grad().defined()) fail("internal: parameter ", names_[i], " has no gradient");
+      p.push_back(params_[i]);
+      g.push_back(params_[i].grad());
+      m.push_back(exp_avg_[i]);
+      v.push_back(exp_avg_sq_[i]);
+      s.push_back(device_steps_[i]);
     }
-    for (auto& param : params_) param.mutable_grad() = torch::Tensor();
+    if (p.empty()) continue;
+    at::_fused_adamw_(p, g, m, v, /*max_exp_avg_sqs=*/{}, s, lr, config_.adam_beta1,
+                      config_.adam_beta2, decay ? config_.weight_decay : 0.0, config_.adam_epsilon,
+                      /*amsgrad=*/false, /*maximize=*/false, divisor, /*found_inf=*/{});
+  }
+  for (auto& param : params_) param.mutable_grad() = torch::Tensor();
+#else
+  fail("internal: the fused CUDA AdamW needs LibTorch >= 2");
+#endif
+}
+
+void FusedAdamW::step(double lr, const torch::Tensor& grad_scale) {
+  if (!params_.empty() && params_[0].is_cuda() && TORCH_VERSION_MAJOR >= 2) {
+    cuda_step(lr, grad_scale);
     return;
   }
-#endif
   step(lr, grad_scale.item<double>());
+}
+
+void FusedAdamW::step(const torch::Tensor& lr, const torch::Tensor& grad_scale) {
+  if (params_.empty() || !params_[0].is_cuda() || TORCH_VERSION_MAJOR < 2)
+    fail("internal: a learning rate on the device needs CUDA parameters and LibTorch >= 2");
+  cuda_step(lr.to(torch::kFloat), grad_scale);
 }
 
 void FusedAdamW::step(double lr, double grad_scale) {

@@ -35,6 +35,12 @@ class FusedAdamW {
   // fused AdamW kernel (torch.optim.AdamW(fused=True)): two launches per step, one per weight
   // decay group, instead of ~10 per parameter.
   void step(double lr, const torch::Tensor& grad_scale);
+  // The same with the learning rate a 0-dim float32 tensor on the device too (CUDA, LibTorch >=
+  // 2): nothing of the step is a host value, so a CUDA graph can replay it with the schedule's
+  // next rate (train/step_graphs.h).
+  void step(const torch::Tensor& lr, const torch::Tensor& grad_scale);
+  // A step replayed from a CUDA graph: the device ran it, the host counts it.
+  void count_replayed_step() { ++steps_; }
   std::int64_t steps() const { return steps_; }
   void set_steps(std::int64_t steps) {  // resuming: bias corrections follow it
     steps_ = steps;
@@ -54,6 +60,9 @@ class FusedAdamW {
   std::vector<bool> decay_;
   std::int64_t steps_ = 0;
   std::vector<torch::Tensor> device_steps_;  // the fused CUDA kernel's float32 step counters
+  // LibTorch's fused CUDA kernel; Lr: double or a device tensor.
+  template <class Lr>
+  void cuda_step(const Lr& lr, const torch::Tensor& grad_scale);
 };
 
 // The factor that clips the global L2 norm of `params`' gradients to `max_norm` (1 when it is

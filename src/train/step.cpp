@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "core/error.h"
 #include "core/log.h"
 
 namespace pkd::train {
@@ -45,7 +46,7 @@ nlohmann::json StepProfile::per_step(std::int64_t steps) const {
 StepRunner::StepRunner(const OptimizerConfig& optimizer, const model::Runtime& runtime,
                        parallel::GradientReducer& reducer, mpi::Comm& comm,
                        model::BertForSequenceClassification& model, Objective& objective,
-                       std::int64_t seed)
+                       std::int64_t seed, std::size_t micro_batches)
     : oc_(optimizer),
       runtime_(runtime),
       reducer_(reducer),
@@ -60,6 +61,17 @@ StepRunner::StepRunner(const OptimizerConfig& optimizer, const model::Runtime& r
   if (const auto extra = objective.trainable())
     for (const auto& p : extra->parameters()) params_.push_back(p);
   if (comm.size() > 1) sparse_.emplace(model->token_indexed_weight());
+  if (runtime.config().cuda_graphs) {
+    std::string why = cuda_graphs_unavailable();
+    if (why.empty() && !reducer.idle()) why = "the gradients are summed over ranks";
+    if (why.empty() && scaler_.active())
+      why = "float16 decides on the host whether each step is taken";
+    if (why.empty() && micro_batches > 1) why = "steps have several micro-batches";
+    if (why.empty())
+      graphs_.emplace(runtime.device(), model->config().max_position_embeddings);
+    else
+      log_warn("runtime.cuda_graphs: training steps run eagerly: ", why);
+  }
 }
 
 StepLoss StepRunner::step(std::int64_t step, std::int64_t global_examples,
@@ -68,11 +80,25 @@ StepLoss StepRunner::step(std::int64_t step, std::int64_t global_examples,
   torch::manual_seed(step_seed(seed_, comm_.rank(), step));
   m_->train();
   if (const auto extra = objective_.trainable()) extra->train();
-  auto sums = torch::zeros({static_cast<std::int64_t>(parts_) + 1},
-                           torch::TensorOptions(torch::kFloat).device(runtime_.device()));
+  const auto global_n = static_cast<double>(global_examples);
+  if (graphs_ && micro_batches == 1) {
+    profile.end(StepProfile::kSetup);
+    std::optional<data::Batch> b = micro_batch(0);
+    if (!b) fail("internal: the only rank has no examples in step ", step + 1);
+    profile.end(StepProfile::kBatch);
+    const auto out = graphs_->run(*b, lr, [&](const data::Batch& in, const torch::Tensor& rate) {
+      torch::Tensor sums = zero_sums();
+      forward_backward(in, global_n, sums);
+      optimizer_.step(rate, clip_scale(params_, oc_.max_grad_norm, 1.0).multiplier);
+      return sums;
+    });
+    if (out.replayed_only) optimizer_.count_replayed_step();
+    profile.end(StepProfile::kForwardBackward);
+    return {out.sums, global_examples};
+  }
+  torch::Tensor sums = zero_sums();
   profile.end(StepProfile::kSetup);
   if (sparse_) sparse_->clear();
-  const auto global_n = static_cast<double>(global_examples);
   for (std::size_t j = 0; j < micro_batches; ++j) {
     std::optional<data::Batch> b = micro_batch(j);
     if (!b) continue;
@@ -80,19 +106,7 @@ StepLoss StepRunner::step(std::int64_t step, std::int64_t global_examples,
     profile.end(StepProfile::kBatch);
     to_device(*b);
     profile.end(StepProfile::kCopy);
-    LossSums out;
-    {
-      model::Runtime::Autocast autocast(runtime_);  // the precision of every training forward
-      out = objective_.loss(m_, *b);
-    }
-    // Summed over ranks below: the global-batch mean (times the float16 loss scale).
-    if (scaler_.active())
-      (out.total * (scaler_.scale() / global_n)).backward();
-    else
-      (out.total / global_n).backward();
-    std::vector<torch::Tensor> parts{out.total.detach()};
-    for (const auto& part : out.parts) parts.push_back(part);
-    sums.add_(torch::stack(parts).to(torch::kFloat));
+    forward_backward(*b, global_n, sums);
     profile.end(StepProfile::kForwardBackward);
   }
   // A rank without examples contributes zeros.
@@ -101,6 +115,27 @@ StepLoss StepRunner::step(std::int64_t step, std::int64_t global_examples,
   update(lr, step);
   profile.end(StepProfile::kOptimizer);
   return {sums, global_examples};
+}
+
+torch::Tensor StepRunner::zero_sums() const {
+  return torch::zeros({static_cast<std::int64_t>(parts_) + 1},
+                      torch::TensorOptions(torch::kFloat).device(runtime_.device()));
+}
+
+void StepRunner::forward_backward(const data::Batch& b, double global_n, torch::Tensor& sums) {
+  LossSums out;
+  {
+    model::Runtime::Autocast autocast(runtime_);  // the precision of every training forward
+    out = objective_.loss(m_, b);
+  }
+  // Summed over ranks afterwards: the global-batch mean (times the float16 loss scale).
+  if (scaler_.active())
+    (out.total * (scaler_.scale() / global_n)).backward();
+  else
+    (out.total / global_n).backward();
+  std::vector<torch::Tensor> parts{out.total.detach()};
+  for (const auto& part : out.parts) parts.push_back(part);
+  sums.add_(torch::stack(parts).to(torch::kFloat));
 }
 
 // The batch on the training device. On a GPU from page-locked memory and without waiting: the

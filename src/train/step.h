@@ -3,8 +3,9 @@
 // files: reseed dropout, run the objective on each micro-batch under the runtime's autocast
 // (batches moved to the device here), backward of the loss divided by the global batch size,
 // sum gradients over ranks (the token-indexed embedding row by row), clip, unscale (float16)
-// and step AdamW. TrainingRun (training_run.h) feeds it batches from the shards; tests feed it
-// batches built in memory.
+// and step AdamW; or, with runtime.cuda_graphs where a step allows it, the whole step replayed
+// as a CUDA graph (step_graphs.h). TrainingRun (training_run.h) feeds it batches from the
+// shards; tests feed it batches built in memory.
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include "train/loss_scaler.h"
 #include "train/objective.h"
 #include "train/optimizer.h"
+#include "train/step_graphs.h"
 
 namespace pkd::train {
 
@@ -54,9 +56,11 @@ using MicroBatchSource = std::function<std::optional<data::Batch>(std::size_t j)
 class StepRunner {
  public:
   // `model` is on the runtime's device; `seed` is the run's (dropout seeds derive from it).
+  // `micro_batches`: per optimizer step (CUDA graphs take one).
   StepRunner(const OptimizerConfig& optimizer, const model::Runtime& runtime,
              parallel::GradientReducer& reducer, mpi::Comm& comm,
-             model::BertForSequenceClassification& model, Objective& objective, std::int64_t seed);
+             model::BertForSequenceClassification& model, Objective& objective, std::int64_t seed,
+             std::size_t micro_batches = 1);
 
   // Optimizer step number `step` (0-based, global: it seeds dropout) at learning rate `lr` over
   // `micro_batches` micro-batches of a global batch of `global_examples` examples. Collective.
@@ -71,7 +75,10 @@ class StepRunner {
   const std::vector<torch::Tensor>& parameters() const { return params_; }
 
  private:
+  torch::Tensor zero_sums() const;
   void to_device(data::Batch& b) const;
+  // One micro-batch's forward under the runtime's autocast and its backward; adds its loss sums.
+  void forward_backward(const data::Batch& b, double global_n, torch::Tensor& sums);
   void update(double lr, std::int64_t step);
 
   const OptimizerConfig& oc_;
@@ -86,7 +93,8 @@ class StepRunner {
   // Only with several ranks: alone, the dense gradient needs no sum.
   std::optional<parallel::RowSparseGradient> sparse_;
   FusedAdamW optimizer_;
-  LossScaler scaler_;  // float16 only
+  LossScaler scaler_;                 // float16 only
+  std::optional<StepGraphs> graphs_;  // runtime.cuda_graphs, where a step can be a graph
 };
 
 }  // namespace pkd::train

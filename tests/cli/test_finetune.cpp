@@ -147,6 +147,11 @@ TEST(Finetune, BadConfigurations) {
   r = run_pkd("finetune --init random --train x --output-dir o --learning-rat 1e-3");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("did you mean 'learning-rate'"), std::string::npos) << r.output;
+  r = run_pkd("finetune --init random --train x --output-dir o --set runtime.cuda_graphs=true");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("runtime.cuda_graphs = true needs runtime.device = \"cuda\""),
+            std::string::npos)
+      << r.output;
   ASSERT_EQ(run_pkd("tokenize --task SST-2 --data-dir " + source_dir() +
                     "/data/glue/SST-2 --splits test --vocab " + source_dir() +
                     "/data/vocab/vocab.txt --out " + (dir / "t"))

@@ -6,8 +6,10 @@
 
 #include <cmath>
 
+#include "core/error.h"
 #include "distill/pkd_objective.h"
 #include "distill/token_losses.h"
+#include "train/step_graphs.h"
 
 namespace pkd::distill {
 namespace {
@@ -111,62 +113,73 @@ TEST(TokenLosses, GradientsMatchFiniteDifferences) {
   expect_gradient([&] { return attention_kl_sum(student(), at, mask); }, scores, 1e-7);
 }
 
-// A narrow student (width 8) against a teacher of width 16: the objective learns a projection,
-// and the gradient of the hidden-state terms with respect to it matches central differences.
-TEST(TokenLosses, ProjectionGradientThroughTheObjective) {
-  torch::manual_seed(11);
+// A narrow student (width 8, double) against a teacher of width 16 with every term on, and a
+// batch of two examples (4 and 2 tokens) with random teacher features.
+struct NarrowStudent {
+  NarrowStudent() {
+    torch::manual_seed(11);
+    sc.vocab_size = 50;
+    sc.hidden_size = 8;
+    sc.num_hidden_layers = 2;
+    sc.num_attention_heads = 2;
+    sc.intermediate_size = 16;
+    sc.max_position_embeddings = 64;
+    sc.hidden_dropout_prob = sc.attention_probs_dropout_prob = 0;
+    sc.num_labels = 2;
+    student = model::BertForSequenceClassification(sc);
+    student->to(torch::kDouble);
+    teacher.used = true;
+    teacher.depth = 4;
+    teacher.hidden = 16;
+    teacher.heads = 2;
+    teacher.layers = {2};
+    teacher.token_layers = {2, 4};
+    teacher.features.tokens.hidden = {0, 2, 4};
+    teacher.features.tokens.attention = {2, 4};
+    c.alpha = 0;
+    c.beta = 3;
+    c.hidden_weight = 2;
+    c.embedding_weight = 0.5;
+    c.attention_weight = 1;
+    objective = std::make_unique<PkdObjective>(c, false, teacher, sc, nullptr);
+    objective->trainable()->to(torch::kDouble);
+    b.attention_mask = torch::tensor({1, 1, 1, 1, 1, 1, 0, 0}, torch::kLong).reshape({2, 4});
+    b.input_ids = torch::randint(1, 50, {2, 4}, torch::kLong) * b.attention_mask;
+    b.token_type_ids = torch::zeros({2, 4}, torch::kLong);
+    b.labels = torch::tensor({0, 1}, torch::kLong);
+    b.teacher_logits = torch::randn({2, 2});
+    b.teacher_cls = torch::randn({1, 2, 16});
+    b.teacher_hidden =
+        torch::randn({3, 2, 4, 16}, kDouble) * b.attention_mask.to(torch::kDouble).unsqueeze(-1);
+    b.teacher_attention =
+        probabilities({2, 2, 4, 4}, b.attention_mask).unsqueeze(0).repeat({2, 1, 1, 1, 1});
+  }
   model::BertConfig sc;
-  sc.vocab_size = 50;
-  sc.hidden_size = 8;
-  sc.num_hidden_layers = 2;
-  sc.num_attention_heads = 2;
-  sc.intermediate_size = 16;
-  sc.max_position_embeddings = 16;
-  sc.hidden_dropout_prob = sc.attention_probs_dropout_prob = 0;
-  sc.num_labels = 2;
-  model::BertForSequenceClassification student(sc);
-  student->to(torch::kDouble);
+  model::BertForSequenceClassification student{nullptr};
   Teacher teacher;
-  teacher.used = true;
-  teacher.depth = 4;
-  teacher.hidden = 16;
-  teacher.heads = 2;
-  teacher.layers = {2};
-  teacher.token_layers = {2, 4};
-  teacher.features.tokens.hidden = {0, 2, 4};
-  teacher.features.tokens.attention = {2, 4};
   PkdLossConfig c;
-  c.alpha = 0;
-  c.beta = 3;
-  c.hidden_weight = 2;
-  c.embedding_weight = 0.5;
-  c.attention_weight = 1;
-  PkdObjective objective(c, false, teacher, sc, nullptr);
+  std::unique_ptr<PkdObjective> objective;
+  data::Batch b;
+};
+
+// The objective learns a projection, and the gradient of the hidden-state terms with respect to
+// it matches central differences.
+TEST(TokenLosses, ProjectionGradientThroughTheObjective) {
+  NarrowStudent n;
+  auto& objective = *n.objective;
+  const auto& c = n.c;
   ASSERT_TRUE(objective.trainable());
   EXPECT_EQ(objective.part_names(),
             (std::vector<std::string>{"ce", "kd", "pt", "hidden", "embedding", "attention"}));
-  objective.trainable()->to(torch::kDouble);
-
-  data::Batch b;
-  b.attention_mask = torch::tensor({1, 1, 1, 1, 1, 1, 0, 0}, torch::kLong).reshape({2, 4});
-  b.input_ids = torch::randint(1, 50, {2, 4}, torch::kLong) * b.attention_mask;
-  b.token_type_ids = torch::zeros({2, 4}, torch::kLong);
-  b.labels = torch::tensor({0, 1}, torch::kLong);
-  b.teacher_logits = torch::randn({2, 2});
-  b.teacher_cls = torch::randn({1, 2, 16});
-  b.teacher_hidden =
-      torch::randn({3, 2, 4, 16}, kDouble) * b.attention_mask.to(torch::kDouble).unsqueeze(-1);
-  b.teacher_attention =
-      probabilities({2, 2, 4, 4}, b.attention_mask).unsqueeze(0).repeat({2, 1, 1, 1, 1});
   // The distillation terms alone (CE does not depend on the projection; it is float32).
   auto terms = [&] {
-    auto out = objective.loss(student, b);
+    auto out = objective.loss(n.student, n.b);
     return c.beta * out.parts[2] + c.hidden_weight * out.parts[3] +
            c.embedding_weight * out.parts[4] + c.attention_weight * out.parts[5];
   };
   auto weight = objective.trainable()->named_parameters()["projection.weight"];
   weight.mutable_grad() = torch::Tensor();
-  objective.loss(student, b).total.backward();
+  objective.loss(n.student, n.b).total.backward();
   auto grad = weight.grad().clone().view({-1});
   auto flat = weight.data().view({-1});
   for (std::int64_t i = 0; i < flat.numel(); i += 7) {
@@ -182,8 +195,47 @@ TEST(TokenLosses, ProjectionGradientThroughTheObjective) {
     EXPECT_NEAR(g, (up - down) / (2 * h), 1e-4 * (1 + std::abs(g))) << i;
   }
   // Same width: no projection, nothing extra to train.
-  teacher.hidden = 8;
-  EXPECT_FALSE(PkdObjective(c, false, teacher, sc, nullptr).trainable());
+  n.teacher.hidden = 8;
+  EXPECT_FALSE(PkdObjective(c, false, n.teacher, n.sc, nullptr).trainable());
+}
+
+// A step replayed as a CUDA graph sees its batch padded to the bucket length
+// (train/step_graphs.h, data::copy_padded): every loss part and every gradient, of the student
+// and of the projection, is that of the unpadded batch.
+TEST(TokenLosses, BucketPaddingOfCudaGraphsChangesNoLossOrGradient) {
+  NarrowStudent n;
+  const std::int64_t length = train::graph_length(n.b.input_ids.size(1), 64);
+  ASSERT_EQ(length, 16);
+  EXPECT_EQ(train::graph_length(16, 64), 16);
+  EXPECT_EQ(train::graph_length(17, 64), 32);
+  EXPECT_EQ(train::graph_length(97, 100), 100);   // no longer than the position embeddings
+  EXPECT_EQ(train::graph_length(101, 100), 112);  // (the model refuses such a batch itself)
+  data::Batch padded = data::padded_like(n.b, length, torch::kCPU);
+  data::copy_padded(n.b, padded);
+  EXPECT_EQ(padded.teacher_attention.sizes(), (std::vector<std::int64_t>{2, 2, 2, 16, 16}));
+  EXPECT_TRUE(padded.input_ids.narrow(1, 0, 4).equal(n.b.input_ids));
+  EXPECT_EQ(padded.attention_mask.sum().item<std::int64_t>(), 6);
+  std::vector<torch::Tensor> params;
+  for (const auto& p : n.student->parameters()) params.push_back(p);
+  for (const auto& p : n.objective->trainable()->parameters()) params.push_back(p);
+  auto run = [&](const data::Batch& b) {
+    for (auto& p : params) p.mutable_grad() = torch::Tensor();
+    auto out = n.objective->loss(n.student, b);
+    out.total.backward();
+    std::vector<torch::Tensor> parts{out.total.detach()};
+    for (const auto& part : out.parts) parts.push_back(part.detach().to(torch::kDouble));
+    std::vector<torch::Tensor> grads;
+    for (auto& p : params) grads.push_back(p.grad().clone());
+    return std::make_pair(torch::stack(parts), grads);
+  };
+  const auto [loss, grads] = run(n.b);
+  const auto [padded_loss, padded_grads] = run(padded);
+  // PT and CE are float32 (pkd_loss.h); the token-level terms are double here.
+  EXPECT_TRUE(torch::allclose(loss, padded_loss, 1e-6, 1e-7)) << loss << padded_loss;
+  for (std::size_t i = 0; i < grads.size(); ++i)
+    EXPECT_TRUE(torch::allclose(grads[i], padded_grads[i], 1e-5, 1e-7)) << i;
+  // A batch too long for the bucket is refused.
+  EXPECT_THROW(data::padded_like(padded, 8, torch::kCPU), pkd::Error);
 }
 
 }  // namespace

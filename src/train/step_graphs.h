@@ -1,0 +1,72 @@
+#pragma once
+// Training steps replayed as CUDA graphs (runtime.cuda_graphs). A distillation step of a 6-layer
+// student on 32 GLUE sentences launches ~1,500 small kernels, and on an H200 the GPU mostly waits
+// for the CPU to launch them (BENCHMARKS.md, "On a GPU"). A CUDA graph records a whole step
+// once (forward, backward, clipping and the fused AdamW) and replays it with one launch.
+//
+// A graph replays fixed shapes and addresses, so each step's batch is padded to a bucket length
+// (the next multiple of kGraphLengthQuantum tokens; padding is masked: the same losses and
+// gradients up to float rounding, data::copy_padded) and copied into that bucket's fixed input
+// tensors; the learning rate is a device tensor refilled before each replay. Per bucket (and
+// batch size): the first kWarmupSteps steps run eagerly on the graph stream (lazy
+// initialisation: cuBLAS workspaces, the optimizer's device step counters), the next is captured
+// and then replayed, every later one only replayed. All graphs share one memory pool. Dropout
+// draws the same masks as an eager step: replay takes the generator's seed and offset as they
+// are after the step's manual_seed.
+//
+// Only where nothing in a step needs the host: one rank (no gradient sums), float32 or bfloat16
+// (float16's overflow check decides on the host whether a step is taken), one micro-batch per
+// step. StepRunner decides (step.h) and otherwise runs steps eagerly.
+#include <torch/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "data/batching.h"
+
+namespace pkd::train {
+
+inline constexpr std::int64_t kGraphLengthQuantum = 16;
+inline constexpr int kWarmupSteps = 2;
+
+// The padded length of a batch of `length` tokens: the next multiple of kGraphLengthQuantum, but
+// at most `limit` (the model's position embeddings) when `length` fits in it.
+std::int64_t graph_length(std::int64_t length, std::int64_t limit);
+
+// Whether this build can capture CUDA graphs ("" when it can, else why not).
+std::string cuda_graphs_unavailable();
+
+class StepGraphs {
+ public:
+  // The step itself on fixed device inputs: zeroes and returns its loss sums (a device tensor),
+  // runs forward and backward, clips and steps the optimizer at learning rate `lr` (0-dim
+  // float32 on the device). Nothing in it may wait for the GPU or read device values on the
+  // host.
+  using Body = std::function<torch::Tensor(const data::Batch& inputs, const torch::Tensor& lr)>;
+
+  // `max_length`: the model's max_position_embeddings (no bucket is longer).
+  StepGraphs(torch::Device device, std::int64_t max_length);
+  ~StepGraphs();
+  StepGraphs(const StepGraphs&) = delete;
+  StepGraphs& operator=(const StepGraphs&) = delete;
+
+  struct Result {
+    torch::Tensor sums;  // the step's loss sums (a copy, on the current stream)
+    bool replayed_only;  // the body did not run on the host (the optimizer counts the step)
+  };
+  // One step on `batch` (CPU, page-locked) at learning rate `lr`, after the caller seeded
+  // dropout. Waits for the work queued before it; the work queued after it waits for the step.
+  Result run(const data::Batch& batch, double lr, const Body& body);
+
+  std::int64_t captured() const;  // graphs captured so far
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pkd::train
