@@ -107,8 +107,17 @@ WindowLoader::WindowLoader(const SplitIndex& index, FeatureRequest features, boo
   for (auto n : index_.shard_sizes) shard_begin_.push_back(shard_begin_.back() + n);
 }
 
+bool WindowLoader::holds(const std::vector<std::int64_t>& shard_ids) const {
+  std::vector<std::int64_t> a = shard_ids, b = loaded_ids_;
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  return a == b;
+}
+
 void WindowLoader::load(const std::vector<std::int64_t>& shard_ids) {
-  if (shard_ids == loaded_ids_) return;
+  // Batches find their shard by id, so the same shards in another order (the next epoch of a
+  // split that is one window) are the same window: not read again.
+  if (holds(shard_ids)) return;
   loaded_.clear();  // free the previous window before reading the next
   loaded_ids_.clear();
   for (auto id : shard_ids) {

@@ -54,8 +54,10 @@ class WindowLoader {
   // `require_labels`: refuse unlabeled examples (training on a test split).
   WindowLoader(const SplitIndex& index, FeatureRequest features, bool require_labels);
 
-  // Makes `shards` the window in memory (a no-op when it already is).
+  // Makes `shards` the window in memory (a no-op when it already is, in any order).
   void load(const std::vector<std::int64_t>& shards);
+  // Whether `shards`, in any order, is the window in memory.
+  bool holds(const std::vector<std::int64_t>& shards) const;
   // The padded batch of split examples `examples` (all in the loaded window); with features,
   // batch.teacher_logits [B, C], batch.teacher_cls [layers, B, H] and the requested token-level
   // features, padded like the tokens (float32; zeros at padding).

@@ -33,7 +33,8 @@ namespace pkd::train {
 // but each phase's own GPU time).
 struct StepProfile {
   // setup: reseeding dropout, train mode, zeroed loss sums; batch: sampling, the window's
-  // shards, collating; copy: the batch to the device.
+  // shards, collating (with a loader thread, train/step_batches.h: waiting for it); copy: the
+  // batch to the device.
   enum Phase { kSetup, kBatch, kCopy, kForwardBackward, kAllReduce, kOptimizer, kPhases };
   std::array<double, kPhases> seconds{};
   bool synchronize = false;

@@ -78,14 +78,30 @@ StepInput StepBatches::make(StepPosition at) {
 void StepBatches::run() {
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
+    // Work: a step to make, or, with the queue full, the next step's window to read (the
+    // queued batches are copies: the current window is no longer needed).
     changed_.wait(lock, [&] {
       return stop_ || (pauses_ == 0 && left_ > 0 &&
-                       ready_.size() < static_cast<std::size_t>(options_.ahead));
+                       (ready_.size() < static_cast<std::size_t>(options_.ahead) ||
+                        !(window_read_for_ == next_)));
     });
     if (stop_) return;
     const StepPosition at = next_;
+    const bool make_step = ready_.size() < static_cast<std::size_t>(options_.ahead);
     busy_ = true;
     lock.unlock();
+    if (!make_step) {
+      window_read_for_ = at;
+      try {
+        loader_.load(sampler_.window_shards(at.epoch, at.step_in_epoch));
+      } catch (...) {
+        // Reported by make(), which reads it again, in the trainer's order.
+      }
+      lock.lock();
+      busy_ = false;
+      changed_.notify_all();
+      continue;
+    }
     StepInput in = make(at);
     const bool failed = static_cast<bool>(in.error);
     lock.lock();

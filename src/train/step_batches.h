@@ -1,8 +1,10 @@
 #pragma once
 // This rank's micro-batches of each optimizer step, made ahead by a background thread: while the
 // trainer's thread runs step n (on a GPU: while it queues step n's kernels), the loader thread
-// reads step n+1's window of shards, collates its batches and, for a GPU, copies them into
-// page-locked memory. On a GPU the batch phase otherwise adds its whole time to every step
+// collates step n+1's batches and, for a GPU, copies them into page-locked memory; once the
+// queue is full it reads the next streaming window's shards, so that a new window (of a split
+// larger than window_examples) stalls training for less than its reading time. On a GPU the
+// batch phase otherwise adds its whole time to every step
 // (BENCHMARKS.md, "On a GPU"). The batches, and so the training, are the same as when they are
 // made in the trainer's thread: only when they are made changes.
 #include <condition_variable>
@@ -80,7 +82,10 @@ class StepBatches {
   data::DistributedBatchSampler sampler_;
   data::WindowLoader loader_;
   Options options_;
-  StepPosition next_;      // the next position to make
+  StepPosition next_;  // the next position to make
+  // The position whose window the loader thread last read ahead (only the loader thread uses
+  // it; a read that failed is not retried until the step is made).
+  StepPosition window_read_for_{-1, -1};
   std::int64_t left_ = 0;  // steps still to make
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -293,6 +293,7 @@ bool TrainingRun::train_epoch(std::int64_t epoch) {
 StepLoss TrainingRun::optimizer_step(std::int64_t epoch, std::int64_t step_in_epoch, double lr,
                                      StepProfile& profile) {
   StepInput in = batches_.take({epoch, step_in_epoch});
+  profile.end(StepProfile::kBatch);  // waiting for the loader thread (or, inline, its work)
   auto micro_batch = [&](std::size_t j) { return std::move(in.micro[j]); };
   return runner_.step(step_, in.global_examples, in.micro.size(), micro_batch, lr, profile);
 }
