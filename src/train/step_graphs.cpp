@@ -30,7 +30,8 @@ std::int64_t graph_length(std::int64_t length, std::int64_t limit) {
 #if PKD_WITH_CUDA || PKD_CUDA_COMPILE_CHECK
 
 std::string cuda_graphs_unavailable() {
-  return "";
+  // The step's learning rate must be a device tensor: LibTorch 2's fused AdamW (optimizer.h).
+  return TORCH_VERSION_MAJOR >= 2 ? "" : "this LibTorch is older than 2.0";
 }
 
 namespace {
@@ -72,6 +73,7 @@ struct StepGraphs::Impl {
   // By (padded length, batch size).
   std::map<std::tuple<std::int64_t, std::int64_t>, Bucket> buckets;
   std::int64_t captured = 0;
+  at::cuda::CUDAEvent queued, done;  // the step after the caller's work, the caller's after it
 };
 
 StepGraphs::StepGraphs(torch::Device device, std::int64_t max_length)
@@ -90,9 +92,8 @@ StepGraphs::Result StepGraphs::run(const data::Batch& batch, double lr, const Bo
   const std::int64_t length = graph_length(batch.input_ids.size(1), g.max_length);
   Bucket& b = g.buckets[{length, batch.input_ids.size(0)}];
   const c10::cuda::CUDAStream caller = c10::cuda::getCurrentCUDAStream(g.device.index());
-  at::cuda::CUDAEvent queued;
-  queued.record(caller);
-  queued.block(g.stream);  // the graph stream starts after the work queued before this step
+  g.queued.record(caller);
+  g.queued.block(g.stream);  // the graph stream starts after the work queued before this step
   Result result{};
   torch::Tensor sums;
   {
@@ -132,9 +133,8 @@ StepGraphs::Result StepGraphs::run(const data::Batch& batch, double lr, const Bo
       sums = b.sums;
     }
   }
-  at::cuda::CUDAEvent done;
-  done.record(g.stream);
-  done.block(caller);
+  g.done.record(g.stream);
+  g.done.block(caller);
   // Copied on the caller's stream, after the step: the next replay overwrites b.sums.
   result.sums = sums.clone();
   return result;
