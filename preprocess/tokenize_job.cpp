@@ -138,12 +138,27 @@ bool write_shard(const TokenizeConfig& c, const glue::TaskSpec& task, SplitPlan&
                  const text::BertTokenizer& tok) {
   std::string path = plan.dir + "/" + shards::shard_file_name(index);
   if (file_exists(path)) {
-    shards::TokenShardHeader existing = shards::read_token_shard_header(path);
-    if (existing.settings_json == plan.settings) return false;  // complete, same settings
-    if (!c.overwrite)
-      usage_fail("'", path, "' was made with other settings (",
-                 join(shards::diff_settings(existing.settings_json, plan.settings), "; "),
-                 "). Pass --overwrite to replace it");
+    // A shard left by an interrupted run is kept only if all of it reads back (HDF5 checksums
+    // every dataset): the manifest vouches for it with its sha256.
+    std::string damage;
+    try {
+      shards::TokenShardHeader existing = shards::read_token_shard_header(path);
+      if (existing.settings_json == plan.settings) {
+        shards::read_token_shard(path);
+        return false;  // complete, same settings
+      }
+      if (!c.overwrite)
+        usage_fail("'", path, "' was made with other settings (",
+                   join(shards::diff_settings(existing.settings_json, plan.settings), "; "),
+                   "). Pass --overwrite to replace it");
+    } catch (const UsageError&) {
+      throw;
+    } catch (const Error& e) {
+      damage = e.what();
+    }
+    if (!damage.empty())
+      log_warn("'", path, "' is left from an earlier run but does not read back (", damage,
+               "): writing it again");
   }
   shards::TokenShard shard;
   auto& h = shard.header;

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/fs.h"
+#include "shards/feature_shard.h"
+#include "shards/token_shard.h"
 #include "support/test_support.h"
 
 namespace pkd::test {
@@ -215,6 +217,50 @@ TEST_F(Integrity, ModelVocabularyMustBeTheTokensVocabulary) {
   r = run_pkd("finetune --init " + model + " --train " + tokens + "/train --max-steps 1 " +
               "--output-dir " + (work_ / "run"));
   EXPECT_REFUSED(r, 2, "has another vocabulary than tokens in");
+}
+
+// A shard left by an interrupted run (no manifest yet) that does not read back is written again
+// by the next run, with a warning naming it, rather than vouched for by the new manifest: by
+// tokenize and by cache-teacher. The rewritten shards hold what the originals held.
+TEST_F(Integrity, DamagedLeftoverShardsAreWrittenAgain) {
+  const std::string tokens = copy("tokens");
+  const std::string features = copy("features");
+  auto truncate_half = [](const std::string& path) {
+    const std::string bytes = read_file(path);
+    write_text(path, bytes.substr(0, bytes.size() / 2));
+  };
+  fs::remove(tokens + "/train/manifest.json");
+  truncate_half(tokens + "/train/shard-00001.h5");
+  auto r = run_pkd("tokenize --task SST-2 --shard-size 40 --data-dir " + (fixture() / "data") +
+                   " --vocab " + source_dir() + "/data/vocab/vocab.txt --out " + tokens);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("shard-00001.h5' is left from an earlier run but does not read back"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("shard-00000.h5' is left"), std::string::npos) << r.output;
+  const auto rewritten = shards::read_token_shard(tokens + "/train/shard-00001.h5");
+  const auto original = shards::read_token_shard(fixture() / "tokens/train/shard-00001.h5");
+  EXPECT_EQ(rewritten.input_ids, original.input_ids);
+  EXPECT_EQ(rewritten.example_ids, original.example_ids);
+
+  fs::remove(features + "/manifest.json");
+  truncate_half(features + "/shard-00002.h5");
+  r = run_pkd("cache-teacher --model " + teacher() + " --tokens " + (fixture() / "tokens/train") +
+              " --out " + features);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("shard-00002.h5' is left from an earlier run but does not read back"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("shard-00000.h5' is left"), std::string::npos) << r.output;
+  EXPECT_EQ(shards::read_feature_shard(features + "/shard-00002.h5").logits,
+            shards::read_feature_shard(fixture() / "features/shard-00002.h5").logits);
+  // Both are whole again: training reads and verifies every shard.
+  r = run_pkd(finetune(tokens + "/train"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  r = run_pkd("distill --train " + (fixture() / "tokens/train") + " --features " + features +
+              " --teacher " + teacher() +
+              " --student-layers 2 --max-steps 3 --batch-size 50 --output-dir " + (work_ / "run2"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
 // A full disk while writing shards: an error naming the file and the system's reason, exit 1 (no
