@@ -148,7 +148,8 @@ variant() {  # variant NAME ENV=VALUE ARGS...
   python3 -c "import json,sys; m=json.loads(open(sys.argv[1]).readline()); print(f'variant {sys.argv[2]}: {m[\"examples_per_s\"]:.0f} ex/s, train loss {m[\"train_loss\"]:.4f}, step seconds {json.dumps(m[\"step_seconds\"])}')" \
     "$bench/distill-$name/metrics.jsonl" "$name" 2>&1 | tee -a "$results"
 }
-variant graphs PKD_NONE=1 --set runtime.cuda_graphs=true
+# A capture that fails names the operation that broke it in a C++ stack trace (in the log).
+variant graphs TORCH_SHOW_CPP_STACKTRACES=1 --set runtime.cuda_graphs=true
 grep -c "runtime.cuda_graphs: captured" "$log" | sed 's/^/CUDA graphs captured in the graphs variant: /' | tee -a "$results"
 grep -m1 "runtime.cuda_graphs: training steps run eagerly" "$log" | tee -a "$results"
 variant sync PKD_PROFILE_SYNC=1
@@ -223,9 +224,11 @@ check "finetune 30 steps: nccl on 1 rank (float32)" 90 \
 check "finetune 30 steps: no reducer (float32)" 90 step_run none1 "$work/none1.log" "$pkd" finetune "${tiny[@]}"
 check "nccl on 1 rank equals no reducer (exact)" 30 losses "$work/nccl1.log" "$work/none1.log" 0
 check "finetune 30 steps: CUDA graphs (float32)" 90 \
-  step_run graphs1 "$work/graphs1.log" "$pkd" finetune "${tiny[@]}" --set runtime.cuda_graphs=true
+  step_run graphs1 "$work/graphs1.log" env TORCH_SHOW_CPP_STACKTRACES=1 "$pkd" finetune "${tiny[@]}" \
+  --set runtime.cuda_graphs=true
 check "CUDA graphs equal eager steps (1e-4: padding to 16 tokens changes rounding)" 30 \
   losses "$work/graphs1.log" "$work/none1.log" 1e-4
+tail -40 "$work/graphs1.log" >>"$log" 2>/dev/null  # what a failed capture said comes back
 start=$(date +%s.%N)
 if timeout 90 mpirun --allow-run-as-root --oversubscribe -np 2 "$pkd" finetune "${tiny[@]}" --backend nccl --output-dir "$work/nccl2" \
   --max-steps 5 >"$work/nccl2.log" 2>&1; then
@@ -285,6 +288,7 @@ check "float32 loss falls" 10 falls "$work/teacher32.log"
 check "fine-tune the same teacher as CUDA graphs (bf16, dropout on), 600 steps" 120 \
   bash -c "'$pkd' finetune ${teacher[*]} --set runtime.cuda_graphs=true --max-steps 600 --output-dir '$work/teacher-graphs' > '$work/teacher-graphs.log' 2>&1"
 check "CUDA-graph teacher loss falls" 10 falls "$work/teacher-graphs.log"
+tail -20 "$work/teacher-graphs.log" >>"$log" 2>/dev/null
 grep -h '"accuracy"' "$work/teacher-graphs/eval_results.json" 2>/dev/null | head -1 | sed 's/^/CUDA-graph teacher dev /' | tee -a "$results"
 grep -h '"accuracy"' "$work/teacher16/eval_results.json" "$work/teacher32/eval_results.json" 2>/dev/null | sed 's/^/float16, float32 teacher dev /' | tee -a "$results"
 check "cache-teacher of the GPU teacher (train split)" 120 \
