@@ -10,16 +10,9 @@ threads=${1:-2}
 examples=${2:-512}
 build=${3:-$root/build}
 work=$build/bench-cache
-teacher=$build/bench-teacher-bert-base
-mkdir -p "$work/data"
-if [[ ! -f $teacher/pytorch_model.bin ]]; then
-  echo "writing a random BERT-base teacher to $teacher ..."
-  /usr/bin/python3 "$root/tools/bert_reference.py" --save-random "$teacher"
-fi
-head -n $((examples + 1)) "$root/data/glue/SST-2/train.tsv" > "$work/data/train.tsv"
-rm -rf "$work/tokens" "$work/features"
-"$build/bin/pkd" tokenize --task SST-2 --data-dir "$work/data" --vocab "$root/data/vocab/vocab.txt" \
-  --out "$work/tokens" --log-level warn > /dev/null
+source "$root/bench/bert_base_inputs.sh"
+rm -rf "$work/features"
+sst2_tokens "$work" "$examples"
 start=$(date +%s.%N)
 "$build/bin/pkd" cache-teacher --model "$teacher" --tokens "$work/tokens/train" --out "$work/features" \
   --dtype float32 --batch-size 32 --intra-op-threads "$threads" --log-level warn

@@ -17,16 +17,10 @@ examples=${2:-2048}
 seed_steps=${3:-3}
 build=${4:-$root/build}
 work=$build/bench-distill
-teacher=$build/bench-teacher-bert-base
 source "$root/tests/mpi/common.sh"
-if [[ ! -f $teacher/pytorch_model.bin ]]; then
-  echo "writing a random BERT-base teacher to $teacher ..."
-  /usr/bin/python3 "$root/tools/bert_reference.py" --save-random "$teacher"
-fi
-rm -rf "$work" && mkdir -p "$work/data"
-head -n $((examples + 1)) "$root/data/glue/SST-2/train.tsv" > "$work/data/train.tsv"
-"$build/bin/pkd" tokenize --task SST-2 --data-dir "$work/data" --vocab "$root/data/vocab/vocab.txt" \
-  --out "$work/tokens" --log-level warn > /dev/null
+source "$root/bench/bert_base_inputs.sh"
+rm -rf "$work"
+sst2_tokens "$work" "$examples"
 common=(distill --teacher "$teacher" --train "$work/tokens/train" --student-layers 6 --batch-size 32
         --epochs 1 --alpha 0.5 --beta 100 --temperature 10 --layer-map skip --learning-rate 5e-5
         --log-every 100000 --log-level warn)

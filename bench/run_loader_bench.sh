@@ -16,15 +16,9 @@ window=${3:-512}
 steps=${4:-48}
 build=${5:-$root/build}
 work=$build/bench-loader
-teacher=$build/bench-teacher-bert-base
-if [[ ! -f $teacher/pytorch_model.bin ]]; then
-  echo "writing a random BERT-base teacher to $teacher ..."
-  /usr/bin/python3 "$root/tools/bert_reference.py" --save-random "$teacher"
-fi
-rm -rf "$work" && mkdir -p "$work/data"
-head -n $((examples + 1)) "$root/data/glue/SST-2/train.tsv" > "$work/data/train.tsv"
-"$build/bin/pkd" tokenize --task SST-2 --data-dir "$work/data" --vocab "$root/data/vocab/vocab.txt" \
-  --out "$work/tokens" --shard-size 256 --log-level warn > /dev/null
+source "$root/bench/bert_base_inputs.sh"
+rm -rf "$work"
+sst2_tokens "$work" "$examples" --shard-size 256
 echo "caching the teacher's features (float16, PKD-Skip rows) ..."
 "$build/bin/pkd" cache-teacher --model "$teacher" --tokens "$work/tokens/train" --out "$work/features" \
   --layers 0,2,4,6,8,10,12 --batch-size 64 --intra-op-threads "$threads" --log-level warn

@@ -79,11 +79,11 @@ int main(int argc, char** argv) {
   const std::vector<std::int64_t> keep{2, 4, 6, 8, 10};
   const double mb = static_cast<double>(pkd::read_file(path).size()) / 1e6;
   const int repeats = 5;
-  const double reference = best_of(repeats, [&] { read_feature_shard(path, {keep}); });
+  const double reference = best_of(repeats, [&] { read_feature_shard(path, {keep, {}}); });
   const double full = best_of(
-      repeats, [&] { read_feature_shard(dir, features, tokens, 0, {keep}, Verification::kFull); });
+      repeats, [&] { read_feature_shard(dir, features, tokens, 0, {keep, {}}, Verification::kFull); });
   const double metadata = best_of(repeats, [&] {
-    read_feature_shard(dir, features, tokens, 0, {keep}, Verification::kMetadata);
+    read_feature_shard(dir, features, tokens, 0, {keep, {}}, Verification::kMetadata);
   });
   const std::string bytes = pkd::read_file(path);
   const double hash = best_of(repeats, [&] { pkd::sha256_hex(bytes); });

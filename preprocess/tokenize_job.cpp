@@ -16,6 +16,7 @@
 #include "preprocess/shard_builder.h"
 #include "shards/manifest.h"
 #include "shards/token_shard.h"
+#include "shards/verify.h"
 #include "text/sequence_encoder.h"
 
 namespace pkd::preprocess {
@@ -137,29 +138,20 @@ bool write_shard(const TokenizeConfig& c, const glue::TaskSpec& task, SplitPlan&
                  std::int64_t index, const text::SequenceEncoder& encoder,
                  const text::BertTokenizer& tok) {
   std::string path = plan.dir + "/" + shards::shard_file_name(index);
-  if (file_exists(path)) {
-    // A shard left by an interrupted run is kept only if all of it reads back (HDF5 checksums
-    // every dataset): the manifest vouches for it with its sha256.
-    std::string damage;
-    try {
-      shards::TokenShardHeader existing = shards::read_token_shard_header(path);
-      if (existing.settings_json == plan.settings) {
-        shards::read_token_shard(path);
-        return false;  // complete, same settings
-      }
-      if (!c.overwrite)
-        usage_fail("'", path, "' was made with other settings (",
-                   join(shards::diff_settings(existing.settings_json, plan.settings), "; "),
-                   "). Pass --overwrite to replace it");
-    } catch (const UsageError&) {
-      throw;
-    } catch (const Error& e) {
-      damage = e.what();
+  const auto complete = [&] {
+    shards::TokenShardHeader existing = shards::read_token_shard_header(path);
+    if (existing.settings_json == plan.settings) {
+      shards::read_token_shard(path);
+      return true;
     }
-    if (!damage.empty())
-      log_warn("'", path, "' is left from an earlier run but does not read back (", damage,
-               "): writing it again");
-  }
+    if (!c.overwrite)
+      usage_fail("'", path, "' was made with other settings (",
+                 join(shards::diff_settings(existing.settings_json, plan.settings), "; "),
+                 "). Pass --overwrite to replace it");
+    return false;
+  };
+  if (file_exists(path) && shards::keep_leftover_shard(path, complete, "writing it again"))
+    return false;  // complete, same settings
   shards::TokenShard shard;
   auto& h = shard.header;
   h.task = task.name;

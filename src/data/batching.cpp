@@ -75,19 +75,10 @@ Batch collate(const std::vector<ExampleRef>& examples) {
 
 namespace {
 
-// The token dimensions of each padded field ([B, T] inputs, [L, B, T, H] hidden states,
-// [L, B, heads, T, T] attention maps).
-template <class F>
-void for_each_field(const Batch& a, Batch& b, F f) {
-  f(a.input_ids, b.input_ids, std::vector<std::int64_t>{1});
-  f(a.token_type_ids, b.token_type_ids, std::vector<std::int64_t>{1});
-  f(a.attention_mask, b.attention_mask, std::vector<std::int64_t>{1});
-  f(a.labels, b.labels, std::vector<std::int64_t>{});
-  f(a.teacher_logits, b.teacher_logits, std::vector<std::int64_t>{});
-  f(a.teacher_cls, b.teacher_cls, std::vector<std::int64_t>{});
-  f(a.teacher_hidden, b.teacher_hidden, std::vector<std::int64_t>{2});
-  f(a.teacher_attention, b.teacher_attention, std::vector<std::int64_t>{3, 4});
-}
+// The dimensions that run over tokens of each of Batch::tensors(): [B, T] inputs, labels and
+// teacher logits and [CLS] rows (none), [L, B, T, H] hidden states, [L, B, heads, T, T] maps.
+const std::array<std::vector<std::int64_t>, Batch::kTensors> kTokenDims = {
+    {{1}, {1}, {1}, {}, {}, {}, {2}, {3, 4}}};
 
 }  // namespace
 
@@ -95,27 +86,33 @@ Batch padded_like(const Batch& b, std::int64_t length, torch::Device device) {
   if (length < b.input_ids.size(1))
     fail("internal: padding a batch of ", b.input_ids.size(1), " tokens to ", length);
   Batch out;
-  for_each_field(b, out, [&](const torch::Tensor& from, torch::Tensor& to, const auto& dims) {
-    if (!from.defined()) return;
-    std::vector<std::int64_t> shape = from.sizes().vec();
-    for (auto d : dims) shape[static_cast<std::size_t>(d)] = length;
-    to = torch::zeros(shape, from.options().device(device).pinned_memory(false));
-  });
+  const auto from = b.tensors();
+  const auto to = out.tensors();
+  for (std::size_t k = 0; k < Batch::kTensors; ++k) {
+    if (!from[k]->defined()) continue;
+    std::vector<std::int64_t> shape = from[k]->sizes().vec();
+    for (auto d : kTokenDims[k]) shape[static_cast<std::size_t>(d)] = length;
+    *to[k] = torch::zeros(shape, from[k]->options().device(device).pinned_memory(false));
+  }
   return out;
 }
 
 void copy_padded(const Batch& from, Batch& into) {
-  for_each_field(from, into, [&](const torch::Tensor& a, torch::Tensor& b, const auto& dims) {
+  const auto sources = from.tensors();
+  const auto targets = into.tensors();
+  for (std::size_t k = 0; k < Batch::kTensors; ++k) {
+    const torch::Tensor& a = *sources[k];
+    torch::Tensor& b = *targets[k];
     if (a.defined() != b.defined() || (a.defined() && a.dim() != b.dim()))
       fail("internal: copy_padded between batches of other fields");
-    if (!a.defined()) return;
+    if (!a.defined()) continue;
     torch::Tensor target = b;
-    for (auto d : dims) target = target.narrow(d, 0, a.size(d));
+    for (auto d : kTokenDims[k]) target = target.narrow(d, 0, a.size(d));
     if (target.sizes() != a.sizes())
       fail("internal: copy_padded of shape ", a.sizes(), " into ", b.sizes());
-    if (!dims.empty()) b.zero_();
+    if (!kTokenDims[k].empty()) b.zero_();
     target.copy_(a, /*non_blocking=*/true);
-  });
+  }
 }
 
 }  // namespace pkd::data

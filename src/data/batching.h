@@ -3,6 +3,7 @@
 // to its own longest example, not to max_seq_length.
 #include <torch/types.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,6 +25,18 @@ struct Batch {
   // attention probabilities, float32, zeros at padded positions.
   torch::Tensor teacher_hidden;
   torch::Tensor teacher_attention;
+
+  // Every tensor field above, in that order (undefined ones included): device moves, pinning and
+  // padding go through this one list.
+  static constexpr std::size_t kTensors = 8;
+  std::array<torch::Tensor*, kTensors> tensors() {
+    return {&input_ids,      &token_type_ids, &attention_mask, &labels,
+            &teacher_logits, &teacher_cls,    &teacher_hidden, &teacher_attention};
+  }
+  std::array<const torch::Tensor*, kTensors> tensors() const {
+    return {&input_ids,      &token_type_ids, &attention_mask, &labels,
+            &teacher_logits, &teacher_cls,    &teacher_hidden, &teacher_attention};
+  }
 };
 
 // Inference order: the shard's examples sorted by length (stable), cut into batches of at most

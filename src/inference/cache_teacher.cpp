@@ -17,6 +17,7 @@
 #include "shards/feature_shard.h"
 #include "shards/manifest.h"
 #include "shards/token_shard.h"
+#include "shards/verify.h"
 
 namespace pkd::inference {
 namespace {
@@ -184,33 +185,24 @@ CacheSummary run_cache_teacher(const CacheTeacherConfig& c,
     const auto& t = tokens.shards[i];
     const std::string path = c.out + "/" + t.file;
     const shards::FeatureFingerprint wanted = fingerprint_of(t);
-    if (file_exists(path)) {
-      // A shard left by an interrupted run is kept only if all of it reads back (HDF5 checksums
-      // every dataset): the manifest written below vouches for it with its sha256.
-      std::string damage;
-      try {
-        shards::FeatureShardHeader existing = shards::read_feature_shard_header(path);
-        if (existing.fingerprint == wanted && existing.dtype == c.dtype &&
-            existing.token_layers == want) {
-          shards::read_feature_shard(path, {{}, want});
-          continue;  // complete
-        }
-        if (!c.overwrite)
-          usage_fail("'", path, "' was computed from something else (",
-                     existing.fingerprint.differences(wanted), "; dtype ", existing.dtype,
-                     ", token-level hidden states of ",
-                     shards::layer_list(existing.token_layers.hidden), ", attention maps of ",
-                     shards::layer_list(existing.token_layers.attention),
-                     "); pass --overwrite to replace it");
-      } catch (const UsageError&) {
-        throw;
-      } catch (const Error& e) {
-        damage = e.what();
+    const auto complete = [&] {
+      shards::FeatureShardHeader existing = shards::read_feature_shard_header(path);
+      if (existing.fingerprint == wanted && existing.dtype == c.dtype &&
+          existing.token_layers == want) {
+        shards::read_feature_shard(path, {{}, want});
+        return true;
       }
-      if (!damage.empty())
-        log_warn("'", path, "' is left from an earlier run but does not read back (", damage,
-                 "): computing it again");
-    }
+      if (!c.overwrite)
+        usage_fail("'", path, "' was computed from something else (",
+                   existing.fingerprint.differences(wanted), "; dtype ", existing.dtype,
+                   ", token-level hidden states of ",
+                   shards::layer_list(existing.token_layers.hidden), ", attention maps of ",
+                   shards::layer_list(existing.token_layers.attention),
+                   "); pass --overwrite to replace it");
+      return false;
+    };
+    if (file_exists(path) && shards::keep_leftover_shard(path, complete, "computing it again"))
+      continue;
     shards::TokenShard token_shard = shards::read_token_shard(c.tokens, tokens, i, verification);
     shards::FeatureShard f = compute(teacher, runtime, token_shard, c, want);
     auto& h = f.header;

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/log.h"
 #include "core/sha256.h"
 
 namespace pkd::shards {
@@ -137,6 +138,19 @@ FeatureShard read_feature_shard(const std::string& dir, const FeatureManifest& f
   if (!f.token_layers.attention.empty())
     expect_field(path, "num_heads", h.num_heads, f.num_heads, manifest, "");
   return read_feature_shard(file, select);
+}
+
+bool keep_leftover_shard(const std::string& path, const std::function<bool()>& check,
+                         const char* redo) {
+  try {
+    return check();
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    log_warn("'", path, "' is left from an earlier run but does not read back (", e.what(),
+             "): ", redo);
+    return false;
+  }
 }
 
 }  // namespace pkd::shards

@@ -10,6 +10,7 @@
 // settings, labels; for features the teacher's and the token shard's fingerprints), and the
 // contents against the header (token_shard.h, feature_shard.h).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,5 +49,14 @@ void check_token_header(const TokenShardHeader& h, const TokenManifest& m, std::
 FeatureShard read_feature_shard(const std::string& dir, const FeatureManifest& f,
                                 const TokenManifest& tokens, std::size_t i,
                                 const FeatureSelection& select, Verification v);
+
+// A shard that an interrupted tokenize or cache-teacher run left in its output before the
+// manifest: kept only if all of it reads back (HDF5 checksums every dataset), since the manifest
+// written next vouches for it with its sha256. `check` reads its header and returns false when
+// it was made with other settings (after throwing a UsageError when those may not be replaced),
+// else reads all of it and returns true. Returns whether to keep the shard; a damaged one is
+// to be written again, with a warning naming it and why (`redo`: "computing it again").
+bool keep_leftover_shard(const std::string& path, const std::function<bool()>& check,
+                         const char* redo);
 
 }  // namespace pkd::shards

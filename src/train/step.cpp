@@ -139,11 +139,11 @@ void StepRunner::forward_backward(const data::Batch& b, double global_n, torch::
 }
 
 // The batch on the training device. On a GPU from page-locked memory and without waiting: the
-// copy overlaps the work queued before it.
+// copy overlaps the work queued before it (the trainer's loader thread pinned them already, and
+// pin_memory() returns a pinned tensor as it is; batches built in memory are pinned here).
 void StepRunner::to_device(data::Batch& b) const {
   const bool cuda = runtime_.device().is_cuda();
-  for (auto* t : {&b.input_ids, &b.token_type_ids, &b.attention_mask, &b.labels, &b.teacher_logits,
-                  &b.teacher_cls, &b.teacher_hidden, &b.teacher_attention})
+  for (torch::Tensor* t : b.tensors())
     if (t->defined())
       *t = cuda ? t->pin_memory().to(runtime_.device(), /*non_blocking=*/true)
                 : t->to(runtime_.device());

@@ -15,8 +15,7 @@ std::vector<std::int64_t> share(const std::vector<std::int64_t>& v, std::size_t 
 }
 
 void pin(data::Batch& b) {
-  for (auto* t : {&b.input_ids, &b.token_type_ids, &b.attention_mask, &b.labels, &b.teacher_logits,
-                  &b.teacher_cls, &b.teacher_hidden, &b.teacher_attention})
+  for (torch::Tensor* t : b.tensors())
     if (t->defined()) *t = t->pin_memory();
 }
 
