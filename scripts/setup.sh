@@ -64,3 +64,28 @@ case "$blas" in
       /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3
     ;;
 esac
+
+# LibTorch 2.x headers, unpacked (not installed) for the build check `build.torch2_headers`
+# (tests/build/torch2_headers_check.py): the code that branches on <torch/version.h> or on
+# PKD_WITH_CUDA is compiled here against them, as the GPU machines' LibTorch 2.x builds it.
+# Debian 13's libtorch-dev (2.6) is the newest LibTorch that Debian packages.
+torch2=${PKD_TORCH2_HEADERS:-/var/cache/pkd/libtorch2}
+if [[ ! -f $torch2/usr/include/torch/csrc/api/include/torch/version.h ]]; then
+  if [[ $(id -u) -ne 0 && ! -w $(dirname "$torch2") ]]; then
+    echo "setup: LibTorch 2 headers missing at $torch2; run this script as root" >&2
+    exit 1
+  fi
+  echo "setup: fetching Debian 13's libtorch-dev headers into $torch2"
+  apt_dir=$(mktemp -d)
+  trap 'rm -rf "$apt_dir"' EXIT
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+  echo "deb http://deb.debian.org/debian trixie main" >"$apt_dir/sources.list"
+  apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+            -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
+            -o APT::Sandbox::User=root -qq)
+  apt-get "${apt_opts[@]}" update
+  (cd "$apt_dir" && apt-get "${apt_opts[@]}" download libtorch-dev)
+  mkdir -p "$torch2.partial"
+  dpkg-deb -x "$apt_dir"/libtorch-dev_*.deb "$torch2.partial"
+  rm -rf "$torch2" && mv "$torch2.partial" "$torch2"
+fi

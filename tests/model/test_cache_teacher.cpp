@@ -100,7 +100,7 @@ TEST_F(CacheTeacher, Float16FeaturesAreTheRoundedForward) {
   expect_equal_to_direct_forward("f16", true);
   // Only the layers asked for are read.
   auto all = shards::read_feature_shard(dir_ / "f16/shard-00000.h5");
-  auto some = shards::read_feature_shard(dir_ / "f16/shard-00000.h5", {{2, 4}});
+  auto some = shards::read_feature_shard(dir_ / "f16/shard-00000.h5", {{2, 4}, {}});
   const std::size_t row = static_cast<std::size_t>(100 * 64);
   ASSERT_EQ(some.cls_hidden.size(), 2 * row);
   EXPECT_TRUE(std::equal(some.cls_hidden.begin(), some.cls_hidden.begin() + row,

@@ -123,13 +123,16 @@ TEST(Sampler, WindowsOfShardsBoundWhatABatchTouches) {
         EXPECT_TRUE(shards.insert(sh).second);
         n += sizes[static_cast<std::size_t>(sh)];
       }
-      if (w + 1 < windows.size()) EXPECT_GE(n, 50);
+      if (w + 1 < windows.size()) {
+        EXPECT_GE(n, 50);
+      }
     }
     EXPECT_EQ(shards.size(), 5u);
-    if (epoch == 0)
+    if (epoch == 0) {
       first_windows = windows;
-    else
+    } else {
       EXPECT_NE(windows, first_windows);  // the shard order is shuffled per epoch
+    }
     total += s.steps_per_epoch(epoch);
   }
   EXPECT_EQ(s.total_steps(3), total);

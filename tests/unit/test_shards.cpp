@@ -100,13 +100,13 @@ TEST(FeatureShard, DtypeMustMatchTheDataset) {
   write("f16.h5", "float16", true);
   write("lie.h5", "float16", false);
   for (const char* name : {"f32.h5", "f16.h5"}) {
-    const FeatureShard s = read_feature_shard(dir / name, {{1}});
+    const FeatureShard s = read_feature_shard(dir / name, {{1}, {}});
     ASSERT_EQ(s.cls_hidden.size(), 6u) << name;
     EXPECT_EQ(s.cls_hidden[5], -2.0f) << name;
     EXPECT_EQ(s.cls_hidden[0], 1.0f) << name;
   }
   try {
-    read_feature_shard(dir / "lie.h5", {{1}});
+    read_feature_shard(dir / "lie.h5", {{1}, {}});
     FAIL() << "a float32 dataset read as float16";
   } catch (const Error& e) {
     const std::string msg = e.what();
