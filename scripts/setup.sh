@@ -79,7 +79,10 @@ if [[ ! -f $torch2/usr/include/torch/csrc/api/include/torch/version.h ]]; then
   apt_dir=$(mktemp -d)
   trap 'rm -rf "$apt_dir"' EXIT
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
-  echo "deb http://deb.debian.org/debian trixie main" >"$apt_dir/sources.list"
+  # The Debian mirror this machine's apt uses (deb822 or one-line sources), else Debian's CDN.
+  mirror=$(sed -n 's|^URIs: *\([^ ]*/debian\)/\?$|\1|p; s|^deb  *\(http[^ ]*/debian\)/\? .*|\1|p' \
+    /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | head -n 1) || true
+  echo "deb ${mirror:-http://deb.debian.org/debian} trixie main" >"$apt_dir/sources.list"
   apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
             -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
             -o APT::Sandbox::User=root -qq)
