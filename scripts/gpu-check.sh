@@ -13,7 +13,8 @@
 #      cache-teacher sequences/s against the seed-style padded teacher forward;
 #   3. the reducers: NCCL with one rank (its real collectives), two ranks on one GPU refused
 #      with a clear message, two ranks host-staged through MPI; training with NCCL on one rank
-#      equals training without a reducer; two ranks staged equal one rank; steps replayed as CUDA
+#      (sums overlapped with backward on a side stream, and after backward) equals training
+#      without a reducer; two ranks staged equal one rank; steps replayed as CUDA
 #      graphs equal eager steps;
 #   4. training on the GPU: a teacher fine-tuned from scratch (bf16, float16 with loss scaling,
 #      float32, and bf16 as CUDA graphs) whose loss falls, float32 GPU steps equal CPU steps
@@ -223,6 +224,12 @@ check "finetune 30 steps: nccl on 1 rank (float32)" 90 \
   step_run nccl1 "$work/nccl1.log" mpi -np 1 "$pkd" finetune "${tiny[@]}" --backend nccl
 check "finetune 30 steps: no reducer (float32)" 90 step_run none1 "$work/none1.log" "$pkd" finetune "${tiny[@]}"
 check "nccl on 1 rank equals no reducer (exact)" 30 losses "$work/nccl1.log" "$work/none1.log" 0
+# nccl1 overlapped its sums with backward on a side stream (parallel.overlap, the default);
+# this run sums after backward on the current stream.
+check "finetune 30 steps: nccl on 1 rank, --no-overlap (float32)" 90 \
+  step_run nccl1s "$work/nccl1s.log" mpi -np 1 "$pkd" finetune "${tiny[@]}" --backend nccl --no-overlap
+check "nccl overlapped equals nccl after backward (exact)" 30 \
+  losses "$work/nccl1.log" "$work/nccl1s.log" 0
 check "finetune 30 steps: CUDA graphs (float32)" 90 \
   step_run graphs1 "$work/graphs1.log" env TORCH_SHOW_CPP_STACKTRACES=1 "$pkd" finetune "${tiny[@]}" \
   --set runtime.cuda_graphs=true

@@ -73,10 +73,15 @@ class GlooReducer : public GradientReducer {
   Backend backend() const override { return Backend::kGloo; }
 
  protected:
-  void sum_flat(torch::Tensor& flat) override {
+  void sum_flat(torch::Tensor& flat) override { start_sum(flat).wait(); }
+  // Gloo's worker thread runs the all-reduce while this thread goes on (backward, with
+  // parallel.overlap); the wait rethrows what failed there.
+  PendingSum start_sum(torch::Tensor& flat) override {
     std::vector<torch::Tensor> one{flat};
-    collective("all-reduce", [&] { group_->allreduce(one)->wait(); });
+    auto work = collective("all-reduce", [&] { return group_->allreduce(one); });
+    return PendingSum([this, work] { collective("all-reduce", [&] { work->wait(); }); });
   }
+  bool sums_in_background(torch::Device device) const override { return device.is_cpu(); }
   void broadcast_flat(torch::Tensor& flat) override {
     std::vector<torch::Tensor> one{flat};
     collective("broadcast", [&] { group_->broadcast(one)->wait(); });
@@ -149,9 +154,9 @@ class GlooReducer : public GradientReducer {
   // Runs one collective; a failure (Gloo's timeout, a reset connection) names the lost peer when
   // Gloo's message has its address ("Read error [198.18.0.12]:6869: Connection reset by peer").
   template <class F>
-  void collective(const char* what, F run) {
+  auto collective(const char* what, F run) -> decltype(run()) {
     try {
-      run();
+      return run();
     } catch (const std::exception& e) {
       const std::string message = message_of(e);
       fail(who(), ": the Gloo ", what, " failed: ", message, ". ", suspects(message),

@@ -71,6 +71,14 @@ void ReduceConfig::validate() const {
 
 std::unique_ptr<GradientReducer> GradientReducer::create(const ReduceConfig& config,
                                                          mpi::Comm& comm, torch::Device device) {
+  std::unique_ptr<GradientReducer> reducer = create_backend(config, comm, device);
+  reducer->overlap_ = config.overlap;
+  return reducer;
+}
+
+std::unique_ptr<GradientReducer> GradientReducer::create_backend(const ReduceConfig& config,
+                                                                 mpi::Comm& comm,
+                                                                 torch::Device device) {
   config.validate();
   Backend b = config.kind();
   if (b == Backend::kAuto) {

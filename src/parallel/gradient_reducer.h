@@ -20,9 +20,14 @@
 // "auto" picks nccl for CUDA tensors when built, else gloo when built, else mpi. With one rank,
 // "auto", "gloo" and "mpi" do nothing; an explicit "nccl" still runs its collectives, so one
 // GPU tests the real NCCL code.
+// With `overlap` (the default), a backend that sums in the background (nccl on a side stream,
+// gloo on CPU tensors) starts each bucket's all-reduce during backward, as soon as its
+// gradients exist (parallel/overlapped_sum.h); mpi, and gloo staging CUDA tensors, sum every
+// bucket after backward.
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +49,7 @@ struct ReduceConfig {
   std::string gloo_interface;        // network interface for Gloo ("" = chosen, see above)
   double timeout_s = 300;            // a collective taking longer brings the job down
   double rendezvous_timeout_s = 60;  // to reach rank 0's TCPStore and meet the others in it
+  bool overlap = true;               // buckets summed during backward where the backend can
 
   template <class V>
   void visit(V& v) {
@@ -59,10 +65,31 @@ struct ReduceConfig {
     v.field("rendezvous_timeout_s", rendezvous_timeout_s,
             "seconds a rank may take to reach rank 0's Gloo rendezvous store and find the other "
             "ranks there before it gives up");
+    v.field("overlap", overlap,
+            "start each bucket's all-reduce during backward, as soon as its gradients exist, "
+            "where the backend sums in the background (nccl on a side stream, gloo on CPU "
+            "tensors); false: after backward");
   }
   void validate() const;
   // The backend key parsed (validated); kAuto stays kAuto until a device is known.
   Backend kind() const;
+};
+
+// A sum over ranks started by GradientReducer::start_sum. wait() returns once the buffer holds
+// the sum (at once for a backend that summed when it was started); it fails like any collective.
+class PendingSum {
+ public:
+  PendingSum() = default;
+  explicit PendingSum(std::function<void()> wait) : wait_(std::move(wait)) {}
+  void wait() {
+    if (!wait_) return;
+    auto w = std::move(wait_);
+    wait_ = nullptr;
+    w();
+  }
+
+ private:
+  std::function<void()> wait_;
 };
 
 class GradientReducer {
@@ -92,6 +119,23 @@ class GradientReducer {
   virtual Backend backend() const = 0;
   // sum_gradients and broadcast do nothing: one rank, and a backend that does not run alone.
   bool idle() const { return comm_.size() == 1 && !runs_alone_; }
+  // Whether training sums gradients of tensors on `device` during backward
+  // (OverlappedGradientSum): parallel.overlap, not idle, and a backend that sums in the
+  // background.
+  bool overlaps_backward(torch::Device device) const {
+    return overlap_ && !idle() && sums_in_background(device);
+  }
+  // Starts summing `flat` (contiguous float32 on the reducer's memory) over ranks in place; it
+  // must not be touched until the result's wait(). Every rank starts the same sums in the same
+  // order. Collective.
+  virtual PendingSum start_sum(torch::Tensor& flat) {
+    sum_flat(flat);
+    return {};
+  }
+  // Waits for every sum started; NCCL polls for errors here.
+  void wait_all() { finish(); }
+  // MiB of float32 per all-reduce call (parallel.bucket_mb), in bytes.
+  double bucket_bytes() const { return bucket_bytes_; }
 
  protected:
   GradientReducer(mpi::Comm& comm, double bucket_mb, bool device_native, bool runs_alone)
@@ -105,10 +149,15 @@ class GradientReducer {
   virtual void broadcast_flat(torch::Tensor& flat) = 0;
   // Called after the last collective of a call: waits for them (NCCL polls for errors there).
   virtual void finish() {}
+  // start_sum returns before the sum is done, for tensors on `device`.
+  virtual bool sums_in_background(torch::Device) const { return false; }
 
   mpi::Comm& comm_;
 
  private:
+  // The backend `config` and `device` call for (see create).
+  static std::unique_ptr<GradientReducer> create_backend(const ReduceConfig& config,
+                                                         mpi::Comm& comm, torch::Device device);
   // Buckets the tensors, sums each bucket over ranks and multiplies it by `scale`.
   void reduce(const std::vector<torch::Tensor>& tensors, double scale);
   // Runs `op` on `flat`, through the pinned host buffer when `flat` is on a GPU and the backend
@@ -119,6 +168,7 @@ class GradientReducer {
   double bucket_bytes_;
   bool device_native_;     // reduces tensors where they are (NCCL); else host memory only
   bool runs_alone_;        // runs its collectives with one rank too
+  bool overlap_ = true;    // parallel.overlap
   torch::Tensor staging_;  // pinned host buffer (CUDA tensors, host backends)
 };
 

@@ -3,7 +3,9 @@
 // Rank 0 creates the communicator's unique id and broadcasts it over MPI; every rank then joins
 // a non-blocking communicator, so that creating it, and every collective, can be waited for with
 // a timeout: a rank that died or hung brings the job down with a message (ncclCommAbort, then an
-// error), never a hang. Collectives run in place on LibTorch's current stream of the device.
+// error), never a hang. Collectives run in place on LibTorch's current stream of the device;
+// with parallel.overlap, those started during backward (start_sum) on a stream of their own,
+// which the current stream waits for (on the GPU, not the host) before it reads the sums.
 // Compiled wherever nccl.h and the CUDA runtime are found (PKD_WITH_NCCL), also against a CPU
 // LibTorch (CI), where it refuses to run for want of a GPU.
 #include <cuda_runtime_api.h>
@@ -11,6 +13,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -85,6 +88,8 @@ class NcclReducer : public GradientReducer {
     // throw, so these two results are not checked (the process is ending or the job failed).
     if (nccl_ != nullptr) ncclCommAbort(nccl_);
     if (done_ != nullptr) cudaEventDestroy(done_);
+    if (ready_ != nullptr) cudaEventDestroy(ready_);
+    if (summed_ != nullptr) cudaEventDestroy(summed_);
   }
   Backend backend() const override { return Backend::kNccl; }
 
@@ -103,6 +108,32 @@ class NcclReducer : public GradientReducer {
                                         stream()));
     settle("enqueuing a broadcast");
   }
+#if PKD_WITH_CUDA
+  // On the side stream: it waits (on the GPU) for what the current stream queued so far, i.e.
+  // the copies into `flat`; the current stream waits for the sum in the result's wait(). `flat`
+  // lives until the step's sums are read back, so the caching allocator needs no record_stream.
+  PendingSum start_sum(torch::Tensor& flat) override {
+    check_tensor(flat);
+    if (!side_) {
+      side_ = c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device_.index());
+      PKD_CUDA_CHECK(cudaEventCreateWithFlags(&ready_, cudaEventDisableTiming));
+      PKD_CUDA_CHECK(cudaEventCreateWithFlags(&summed_, cudaEventDisableTiming));
+    }
+    PKD_CUDA_CHECK(cudaEventRecord(ready_, stream()));
+    PKD_CUDA_CHECK(cudaStreamWaitEvent(side_->stream(), ready_, 0));
+    PKD_NCCL_CHECK(nccl_, ncclAllReduce(flat.data_ptr(), flat.data_ptr(),
+                                        static_cast<std::size_t>(flat.numel()), ncclFloat, ncclSum,
+                                        nccl_, side_->stream()));
+    settle("enqueuing an all-reduce");
+    return PendingSum([this] {
+      PKD_CUDA_CHECK(cudaEventRecord(summed_, side_->stream()));
+      PKD_CUDA_CHECK(cudaStreamWaitEvent(stream(), summed_, 0));
+    });
+  }
+  bool sums_in_background(torch::Device device) const override {
+    return device.is_cuda();
+  }
+#endif
   // Waits for the collectives on the stream, polling NCCL's asynchronous error, up to timeout_s.
   void finish() override {
     PKD_CUDA_CHECK(cudaEventRecord(done_, stream()));
@@ -194,6 +225,12 @@ class NcclReducer : public GradientReducer {
   double timeout_;
   ncclComm_t nccl_ = nullptr;
   cudaEvent_t done_ = nullptr;
+  // parallel.overlap: the side stream of start_sum, created at its first use.
+#if PKD_WITH_CUDA
+  std::optional<c10::cuda::CUDAStream> side_;
+#endif
+  cudaEvent_t ready_ = nullptr;   // the current stream's work before a sum
+  cudaEvent_t summed_ = nullptr;  // the side stream's sums, for the current stream to wait for
 };
 
 }  // namespace

@@ -61,6 +61,9 @@ StepRunner::StepRunner(const OptimizerConfig& optimizer, const model::Runtime& r
   if (const auto extra = objective.trainable())
     for (const auto& p : extra->parameters()) params_.push_back(p);
   if (comm.size() > 1) sparse_.emplace(model->token_indexed_weight());
+  if (reducer.overlaps_backward(runtime.device()))
+    overlap_ = std::make_unique<parallel::OverlappedGradientSum>(reducer, comm, params_,
+                                                                 sparse_ ? &*sparse_ : nullptr);
   if (runtime.config().cuda_graphs) {
     std::string why = cuda_graphs_unavailable();
     if (why.empty() && !reducer.idle()) why = "the gradients are summed over ranks";
@@ -106,11 +109,18 @@ StepLoss StepRunner::step(std::int64_t step, std::int64_t global_examples,
     profile.end(StepProfile::kBatch);
     to_device(*b);
     profile.end(StepProfile::kCopy);
+    if (overlap_ && j + 1 == micro_batches) overlap_->arm();
     forward_backward(*b, global_n, sums);
     profile.end(StepProfile::kForwardBackward);
   }
-  // A rank without examples contributes zeros.
-  reducer_.sum_gradients(params_, sparse_ ? &*sparse_ : nullptr, {sums});
+  // A rank without examples contributes zeros. With overlap, what is left to wait for.
+  if (overlap_) {
+    overlap_->finish(sparse_ ? &*sparse_ : nullptr, {sums});
+    log_debug("step ", step + 1, ": ", overlap_->started_in_backward(), " of ", overlap_->buckets(),
+              " gradient buckets started their all-reduce during backward");
+  } else {
+    reducer_.sum_gradients(params_, sparse_ ? &*sparse_ : nullptr, {sums});
+  }
   profile.end(StepProfile::kAllReduce);
   update(lr, step);
   profile.end(StepProfile::kOptimizer);

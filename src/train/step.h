@@ -2,7 +2,8 @@
 // One optimizer step of data-parallel training — the part of the trainer core that needs no
 // files: reseed dropout, run the objective on each micro-batch under the runtime's autocast
 // (batches moved to the device here), backward of the loss divided by the global batch size,
-// sum gradients over ranks (the token-indexed embedding row by row), clip, unscale (float16)
+// sum gradients over ranks (the token-indexed embedding row by row; with parallel.overlap during
+// the last backward where the backend can, parallel/overlapped_sum.h), clip, unscale (float16)
 // and step AdamW; or, with runtime.cuda_graphs where a step allows it, the whole step replayed
 // as a CUDA graph (step_graphs.h). TrainingRun (training_run.h) feeds it batches from the
 // shards; tests feed it batches built in memory.
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "model/runtime.h"
 #include "mpi/comm.h"
 #include "parallel/gradient_reducer.h"
+#include "parallel/overlapped_sum.h"
 #include "parallel/row_sparse.h"
 #include "train/loss_scaler.h"
 #include "train/objective.h"
@@ -93,6 +96,8 @@ class StepRunner {
   std::vector<torch::Tensor> params_;
   // Only with several ranks: alone, the dense gradient needs no sum.
   std::optional<parallel::RowSparseGradient> sparse_;
+  // parallel.overlap, where the reducer sums in the background: the sum runs during backward.
+  std::unique_ptr<parallel::OverlappedGradientSum> overlap_;
   FusedAdamW optimizer_;
   LossScaler scaler_;                 // float16 only
   std::optional<StepGraphs> graphs_;  // runtime.cuda_graphs, where a step can be a graph

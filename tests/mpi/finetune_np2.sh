@@ -17,18 +17,8 @@ for steps in 1 3; do
         --learning-rate 1e-3 --warmup-proportion 0 --intra-op-threads 1 --log-level warn)
   "$pkd" "${args[@]}" --output-dir "$work/np1-$steps" > /dev/null
   mpirun_local -np 2 "$pkd" "${args[@]}" --output-dir "$work/np2-$steps" > "$work/log" 2>&1 || { cat "$work/log"; exit 1; }
-  /usr/bin/python3 - "$src/tools" "$work/np1-$steps/model" "$work/np2-$steps/model" "$steps" <<'PY' || status=1
-import sys
-sys.path.insert(0, sys.argv[1])
-from bert_reference import read_safetensors
-import torch
-a = read_safetensors(sys.argv[2] + "/model.safetensors")
-b = read_safetensors(sys.argv[3] + "/model.safetensors")
-worst = max((a[k] - b[k]).abs().max().item() for k in a)
-print(f"{sys.argv[4]} steps: max |param(np1) - param(np2)| = {worst:.2e}")
-if worst > 1e-5:
-    sys.exit("FAIL: 2 ranks diverged from 1 rank")
-PY
+  models_within "$src" "$work/np1-$steps/model/model.safetensors" \
+    "$work/np2-$steps/model/model.safetensors" 1e-5 "$steps steps, 2 ranks vs 1 rank" || status=1
 done
 [[ $status -eq 0 ]] && echo "PASS: 2 ranks == 1 rank"
 exit $status
