@@ -108,10 +108,9 @@ void OverlappedGradientSum::finish(RowSparseGradient* sparse,
   }
   torch::Tensor last_flat;
   PendingSum last_sum;
-  if (!last.empty()) {
-    last_flat = torch::cat(last);
-    last_sum = reducer_.start_sum(last_flat);
-  }
+  if (!last.empty()) last_flat = torch::cat(last);
+  // Every rank alike: the rows are agreed, the extra tensors the same shapes on every rank.
+  if (last_flat.defined() && last_flat.numel() > 0) last_sum = reducer_.start_sum(last_flat);
   for (auto& b : buckets_) {
     b.sum.wait();
     for (const std::size_t i : b.members) {

@@ -1,7 +1,8 @@
 // The trainer core in-process, without shards on disk: StepRunner's optimizer step with a toy
 // objective on batches built in memory — gradient accumulation is exact, loss sums are what the
 // objective returned, the trainer (not the objective) decides precision, a rank without
-// examples is harmless, training learns — and the row-sparse gradient's rows.
+// examples is harmless, training learns — the row-sparse gradient's rows, and the gradient sums
+// overlapped with backward (bucket logic; the real Gloo collectives: tests/mpi/overlap_np2.sh).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -10,6 +11,7 @@
 #include "model/runtime.h"
 #include "mpi/comm.h"
 #include "parallel/gradient_reducer.h"
+#include "parallel/overlapped_sum.h"
 #include "parallel/row_sparse.h"
 #include "train/step.h"
 
@@ -144,6 +146,97 @@ TEST(RowSparseGradient, MarksRowsAndSumsOnlyThem) {
   g.clear();
   EXPECT_EQ(g.agreed_rows(mpi::Comm::world()).numel(), 0);
   EXPECT_THROW(g.mark(torch::tensor(std::vector<std::int64_t>{10}, torch::kLong)), Error);
+}
+
+// A reducer of one rank that "sums" as two ranks holding the same gradients would (x2), in the
+// background: start_sum records what each bucket held when it started and doubles it only on
+// wait(), so a bucket read before its sum was waited for shows up.
+class DoublingReducer : public parallel::GradientReducer {
+ public:
+  DoublingReducer()
+      : GradientReducer(mpi::Comm::world(), /*bucket_mb=*/0.001, /*device_native=*/false,
+                        /*runs_alone=*/true) {}
+  parallel::Backend backend() const override { return parallel::Backend::kMpi; }
+  parallel::PendingSum start_sum(torch::Tensor& flat) override {
+    started.push_back(flat.clone());
+    return parallel::PendingSum([flat]() mutable { flat.mul_(2); });
+  }
+  std::vector<torch::Tensor> started;  // each bucket's contents when its sum started
+
+ protected:
+  void sum_flat(torch::Tensor& flat) override { flat.mul_(2); }
+  void broadcast_flat(torch::Tensor&) override {}
+  bool sums_in_background(torch::Device) const override { return true; }
+};
+
+torch::Tensor loss_of(model::BertForSequenceClassification& m, const data::Batch& b) {
+  return task_loss_sum(m(b.input_ids, b.token_type_ids, b.attention_mask).logits, b.labels, false);
+}
+
+// Every parameter's gradient (zeros where there is none), in parameter order.
+std::vector<torch::Tensor> grads_of(model::BertForSequenceClassification& m) {
+  std::vector<torch::Tensor> g;
+  for (const auto& p : m->parameters())
+    g.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+  return g;
+}
+
+void release_grads(model::BertForSequenceClassification& m) {
+  for (auto& p : m->parameters()) p.mutable_grad() = torch::Tensor();
+}
+
+TEST(OverlappedGradientSum, BucketsStartDuringBackwardAndSumEveryGradient) {
+  auto m = tiny_model();
+  const auto b1 = make_batch(0, 4), b2 = make_batch(4, 4);
+  // The reference: the gradients of both micro-batches, accumulated by autograd.
+  loss_of(m, b1).backward();
+  loss_of(m, b2).backward();
+  const auto reference = grads_of(m);
+  release_grads(m);
+
+  ASSERT_TRUE(DoublingReducer().overlaps_backward(torch::kCPU));
+  DoublingReducer reducer;
+  parallel::RowSparseGradient sparse(m->token_indexed_weight());
+  parallel::OverlappedGradientSum overlap(reducer, mpi::Comm::world(), m->parameters(), &sparse);
+  ASSERT_GT(overlap.buckets(), 5u);  // 1 KiB buckets: the model spans many
+  for (int step = 0; step < 2; ++step) {
+    reducer.started.clear();
+    sparse.clear();
+    sparse.mark(b1.input_ids);
+    sparse.mark(b2.input_ids);
+    loss_of(m, b1).backward();  // not armed: accumulates only
+    EXPECT_TRUE(reducer.started.empty());
+    overlap.arm();
+    loss_of(m, b2).backward();
+    // Every dense bucket started during backward, each with its final gradients.
+    EXPECT_EQ(reducer.started.size(), overlap.buckets());
+    auto extra = torch::tensor({1.5f, -2.0f});
+    overlap.finish(&sparse, {extra});
+    EXPECT_EQ(overlap.started_in_backward(), overlap.buckets());
+    EXPECT_TRUE(torch::equal(extra, torch::tensor({3.0f, -4.0f})));
+    const auto summed = grads_of(m);
+    for (std::size_t i = 0; i < summed.size(); ++i)
+      EXPECT_TRUE(torch::equal(summed[i], reference[i] * 2))
+          << "parameter " << i << ", step " << step;
+    release_grads(m);  // as the optimizer does
+  }
+  // Contents at start, over all buckets: exactly the dense final gradients, nothing missing.
+  double started = 0, dense = 0;
+  for (std::size_t k = 0; k < overlap.buckets(); ++k)
+    started += reducer.started[k].abs().sum().item<double>();
+  for (std::size_t i = 0; i < reference.size(); ++i)
+    if (!m->parameters()[i].is_same(m->token_indexed_weight()))
+      dense += reference[i].abs().sum().item<double>();
+  EXPECT_NEAR(started, dense, 1e-6 * dense);
+
+  // A rank without examples: no backward at all; its share is zeros, and the step completes.
+  reducer.started.clear();
+  sparse.clear();
+  overlap.arm();
+  overlap.finish(&sparse, {});
+  EXPECT_EQ(overlap.started_in_backward(), 0u);
+  EXPECT_EQ(reducer.started.size(), overlap.buckets());  // no rows used, no extra: no last sum
+  for (const auto& g : grads_of(m)) EXPECT_EQ(g.abs().sum().item<double>(), 0.0);
 }
 
 }  // namespace
