@@ -3,30 +3,35 @@
 # summing after backward (the reference, --no-overlap), in the same run, on a network that is
 # the bottleneck: one rank on each of two test hosts (network namespaces on a bridge,
 # tests/cluster/hosts.sh), each host's link shaped to RATE by a tc token bucket (tbf), Gloo
-# across them, launched by mpirun through the namespaces' launch agent. The model is a 6-layer
+# across them, launched by mpirun through the namespaces' launch agent (RATE local: both ranks
+# on this host instead, Gloo over loopback). The model is a 6-layer
 # BERT-base student (hidden 768, 43.6M dense parameters: ~175 MB of gradients per step, the
 # word embedding summed row by row), fine-tuned from random weights on the first 1,024 real
 # SST-2 sentences, global batch 32, 1 intra-op thread per rank. Runs alternate (reference,
 # overlapped, reference, overlapped) to spread the VM's drift. Prints examples/s, the step's
 # phases (metrics.jsonl step_seconds, rank 0) and the ratio. Root only.
 # Usage: bench/run_overlap_bench.sh [RATE] [STEPS] [BUILD_DIR]
-#   RATE as tc writes it (default 1gbit), or none: the veths unshaped (as fast as this VM copies).
+#   RATE as tc writes it (default 1gbit), or none: the veths unshaped (as fast as this VM copies),
+#   or local: both ranks on this host (loopback, no test hosts).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rate=${1:-1gbit}
 steps=${2:-8}
 build=${3:-$root/build}
 source "$root/tests/cluster/hosts.sh"
+source "$root/tests/mpi/common.sh"
 dir=$(mktemp -d)
 trap 'hosts_stop; rm -rf "$dir"' EXIT
-hosts_start "$dir/hosts" 2 > /dev/null
-tag=$(< "$dir/hosts/tag")
-# The bridge's end of each host's veth pair: its egress is the host's ingress. Shaping both
-# shapes both directions of every rank-to-rank connection.
-if [[ $rate != none ]]; then
-  for i in 1 2; do
-    tc qdisc add dev "${tag}v$i" root tbf rate "$rate" burst 1mb latency 200ms
-  done
+if [[ $rate != local ]]; then
+  hosts_start "$dir/hosts" 2 > /dev/null
+  tag=$(< "$dir/hosts/tag")
+  # The bridge's end of each host's veth pair: its egress is the host's ingress. Shaping both
+  # shapes both directions of every rank-to-rank connection.
+  if [[ $rate != none ]]; then
+    for i in 1 2; do
+      tc qdisc add dev "${tag}v$i" root tbf rate "$rate" burst 1mb latency 200ms
+    done
+  fi
 fi
 mkdir -p "$dir/data"
 head -n 1025 "$root/data/glue/SST-2/train.tsv" > "$dir/data/train.tsv"
@@ -37,13 +42,17 @@ args=(finetune --init random --train "$dir/tokens/train" --hidden-size 768 --num
       --num-attention-heads 12 --intermediate-size 3072 --batch-size 32 --max-steps "$steps"
       --learning-rate 5e-5 --intra-op-threads 1 --backend gloo --log-every 100000 --log-level warn)
 run() {  # NAME FLAG
-  host_run pkdn1 env OMPI_MCA_plm_rsh_agent="$root/tests/cluster/agent.sh" \
-    OMPI_MCA_btl_tcp_if_include="$PKD_HOSTS_NET" OMPI_MCA_oob_tcp_if_include="$PKD_HOSTS_NET" \
-    mpirun --host pkdn1,pkdn2 -np 2 "$build/bin/pkd" "${args[@]}" "$2" --output-dir "$dir/$1" 2>&1 |
-    grep -v "setpgid" || true
+  if [[ $rate == local ]]; then
+    mpirun_local -np 2 "$build/bin/pkd" "${args[@]}" "$2" --output-dir "$dir/$1" > /dev/null
+  else
+    host_run pkdn1 env OMPI_MCA_plm_rsh_agent="$root/tests/cluster/agent.sh" \
+      OMPI_MCA_btl_tcp_if_include="$PKD_HOSTS_NET" OMPI_MCA_oob_tcp_if_include="$PKD_HOSTS_NET" \
+      mpirun --host pkdn1,pkdn2 -np 2 "$build/bin/pkd" "${args[@]}" "$2" --output-dir "$dir/$1" 2>&1 |
+      grep -v "setpgid" || true
+  fi
   [[ -f $dir/$1/metrics.jsonl ]] || { echo "run $1 failed"; exit 1; }
 }
-echo "== 2 hosts x 1 rank, links shaped to $rate (none: unshaped), $steps steps of 32 (6-layer BERT-base, Gloo)"
+echo "== 2 ranks (RATE $rate: on two hosts, shaped or none; local: one host), $steps steps of 32 (6-layer BERT-base, Gloo)"
 for round in 1 2; do
   echo "round $round: after backward (--no-overlap) ..."
   run "after$round" --no-overlap
