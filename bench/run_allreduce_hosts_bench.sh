@@ -17,9 +17,6 @@ trap 'hosts_stop; rm -rf "$dir"' EXIT
 hosts_start "$dir" 2 > /dev/null
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader,tcp
 echo "== two hosts, one rank each ($PKD_HOSTS_NET)"
-host_run pkdn1 env OMPI_MCA_plm_rsh_agent="$root/tests/cluster/agent.sh" \
-  OMPI_MCA_btl_tcp_if_include="$PKD_HOSTS_NET" OMPI_MCA_oob_tcp_if_include="$PKD_HOSTS_NET" \
-  mpirun --bind-to none --host pkdn1,pkdn2 -np 2 "$build/bin/pkd_bench_allreduce" "$size" "$iters" 2>&1 |
-  grep -v "setpgid"
+hosts_mpirun "$build/bin/pkd_bench_allreduce" "$size" "$iters"
 echo "== one host, two ranks"
 mpirun_local -np 2 "$build/bin/pkd_bench_allreduce" "$size" "$iters"

@@ -45,10 +45,7 @@ run() {  # NAME FLAG
   if [[ $rate == local ]]; then
     mpirun_local -np 2 "$build/bin/pkd" "${args[@]}" "$2" --output-dir "$dir/$1" > /dev/null
   else
-    host_run pkdn1 env OMPI_MCA_plm_rsh_agent="$root/tests/cluster/agent.sh" \
-      OMPI_MCA_btl_tcp_if_include="$PKD_HOSTS_NET" OMPI_MCA_oob_tcp_if_include="$PKD_HOSTS_NET" \
-      mpirun --bind-to none --host pkdn1,pkdn2 -np 2 "$build/bin/pkd" "${args[@]}" "$2" --output-dir "$dir/$1" 2>&1 |
-      grep -v "setpgid" || true
+    hosts_mpirun "$build/bin/pkd" "${args[@]}" "$2" --output-dir "$dir/$1" || true
   fi
   [[ -f $dir/$1/metrics.jsonl ]] || { echo "run $1 failed"; exit 1; }
 }

@@ -21,6 +21,10 @@
 #   host_ip NAME ARGS...     `ip ARGS` in the host's network namespace (extra interfaces, routes)
 #   host_link NAME down|up   cuts or restores the host's link (the bridge's end of its veth pair)
 #   host_pids NAME           pids of the processes in the host's network namespace
+#   hosts_mpirun CMD...      `mpirun` started on pkdn1 with one rank of CMD on each host, through
+#                            the namespaces' launch agent (agent.sh), TCP on the hosts' network;
+#                            ranks not pinned (each host's daemon would pin its rank to its first
+#                            core: every rank on core 0 of this one machine)
 #   hosts_stop               kills every process in the namespaces, deletes the namespaces, veths
 #                            and bridge this DIR created (recorded in DIR/created)
 #
@@ -35,6 +39,7 @@
 
 _hosts_dir=
 _hosts_tag=
+_hosts_agent=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/agent.sh
 
 _hosts_record() { echo "$1 $2" >> "$_hosts_dir/created"; }
 _hosts_registry=/run/pkd-hosts
@@ -188,6 +193,14 @@ host_pids() {
   local ns
   ns=$(_hosts_netns "${1:?usage: host_pids NAME}") || return 1
   ip netns pids "$ns"
+}
+
+hosts_mpirun() {
+  local n=${PKD_HOSTS_N:?hosts_mpirun: hosts_start first} list=pkdn1 i
+  for ((i = 2; i <= n; i++)); do list+=",pkdn$i"; done
+  host_run pkdn1 env OMPI_MCA_plm_rsh_agent="$_hosts_agent" \
+    OMPI_MCA_btl_tcp_if_include="$PKD_HOSTS_NET" OMPI_MCA_oob_tcp_if_include="$PKD_HOSTS_NET" \
+    mpirun --bind-to none --host "$list" -np "$n" "$@" 2>&1 | { grep -v "setpgid" || true; }
 }
 
 hosts_stop() {
