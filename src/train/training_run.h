@@ -1,7 +1,8 @@
 #pragma once
-// Private to the trainer core (trainer.cpp, trainer_epoch.cpp, trainer_setup.cpp): the state of one
-// run_training call and its phases. trainer.cpp: resume and the epoch loop (each optimizer step is
-// StepRunner's, step.h); trainer_epoch.cpp: evaluations (every eval_every steps and at epoch ends:
+// Private to the trainer core (trainer.cpp, trainer_resume.cpp, trainer_epoch.cpp,
+// trainer_setup.cpp): the state of one run_training call and its phases. trainer.cpp: the epoch
+// loop (each optimizer step is StepRunner's, step.h); trainer_resume.cpp: resume;
+// trainer_epoch.cpp: evaluations (every eval_every steps and at epoch ends:
 // the history line, the dev metric, the best export) and, after the last epoch, the test and extra
 // splits with the best weights.
 #include <nlohmann/json.hpp>
@@ -70,16 +71,17 @@ class TrainingRun {
   TrainResult run();
 
  private:
-  // trainer.cpp
+  // trainer_resume.cpp
   void write_config_and_resume();
   std::string resume_problem(const Checkpoint& c) const;    // "" when `c` may be resumed
   std::string position_problem(const TrainState& s) const;  // "" when inside this run
+  // The objective's trained parameters by name (empty without Objective::trainable).
+  model::StateDict objective_state() const;
+  // trainer.cpp
   bool train_epoch(std::int64_t epoch);  // false: stopped (preemption), checkpoint saved
   StepLoss optimizer_step(std::int64_t epoch, std::int64_t step_in_epoch, double lr,
                           StepProfile& profile);
   double learning_rate() const;  // of the next optimizer step
-  // The objective's trained parameters by name (empty without Objective::trainable).
-  model::StateDict objective_state() const;
   void log_progress(std::int64_t epoch, double lr);
   void save(std::int64_t epoch, std::int64_t step_in_epoch);
   TrainResult stopped();
