@@ -2,8 +2,8 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/cuda.h>
-#include <torch/version.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "model/torch_version.h"
 #include "mpi/comm.h"
 
 namespace pkd::model {
@@ -58,6 +59,12 @@ Runtime::Runtime(const RuntimeConfig& config, int ranks_on_node) : config_(confi
     const int gpus = static_cast<int>(torch::cuda::device_count());
     device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(mpi::local_rank() % gpus));
   }
+  // Make the rank's GPU the current device: tensor operations guard their own device, but what
+  // has none (pinned host buffers, their CUDA context, synchronize(), the current stream, CUDA
+  // graph pools) would otherwise all land on GPU 0 of a multi-GPU node. Through c10's device
+  // guard interface, which both a CPU and a CUDA LibTorch have (validate() refused CUDA
+  // without a CUDA LibTorch).
+  if (device_.is_cuda()) c10::impl::getDeviceGuardImpl(c10::kCUDA)->setDevice(device_);
   if (config_.precision == "bfloat16" || (config_.precision == "auto" && device_.is_cuda()))
     precision_ = Precision::kBFloat16;
   else if (config_.precision == "float16")
@@ -98,7 +105,7 @@ namespace {
 
 // LibTorch 2.4 replaced the per-device autocast setters (which now log a deprecation warning on
 // every call) with ones taking the device type; 1.13 has only the old ones.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if PKD_TORCH_AT_LEAST(2, 4)
 bool autocast_enabled(bool cuda) {
   return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU);
 }

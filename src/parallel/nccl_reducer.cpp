@@ -35,6 +35,8 @@
   } while (0)
 
 // ncclInProgress is not an error of a non-blocking communicator: the call is being enqueued.
+// `comm` is the address of the communicator variable (nullptr before there is one): a failure
+// aborts the communicator and clears the variable, so that nothing aborts it twice.
 #define PKD_NCCL_CHECK(comm, call)                                               \
   do {                                                                           \
     ncclResult_t pkd_nccl_rc_ = (call);                                          \
@@ -44,12 +46,19 @@
 
 namespace pkd::parallel {
 
-[[noreturn]] void nccl_fail(ncclComm_t comm, const char* call, const char* file, int line,
+[[noreturn]] void nccl_fail(ncclComm_t* comm, const char* call, const char* file, int line,
                             ncclResult_t rc) {
-  const char* last = ncclGetLastError(comm);
-  if (comm != nullptr) ncclCommAbort(comm);
+  const ncclComm_t failed = comm != nullptr ? *comm : nullptr;
+  // The last error's text is NCCL's, kept until the next call on the communicator: copy it
+  // before the abort frees the communicator.
+  const char* last_text = ncclGetLastError(failed);
+  const std::string last = last_text != nullptr ? last_text : "";
+  if (failed != nullptr) {
+    ncclCommAbort(failed);
+    *comm = nullptr;
+  }
   fail("NCCL call ", call, " failed at ", file, ":", line, ": ", ncclGetErrorString(rc),
-       last != nullptr && *last != '\0' ? cat(" (", last, ")") : std::string());
+       last.empty() ? std::string() : cat(" (", last, ")"));
 }
 
 std::string nccl_unique_id(mpi::Comm& comm) {
@@ -74,18 +83,21 @@ class NcclReducer : public GradientReducer {
     PKD_CUDA_CHECK(cudaSetDevice(device_.index()));
     ncclConfig_t nccl_config = NCCL_CONFIG_INITIALIZER;
     nccl_config.blocking = 0;
-    PKD_NCCL_CHECK(nccl_,
+    PKD_NCCL_CHECK(&nccl_,
                    ncclCommInitRankConfig(&nccl_, comm.size(), id, comm.rank(), &nccl_config));
     settle("creating the communicator");
     PKD_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
     int version = 0;
-    PKD_NCCL_CHECK(nccl_, ncclGetVersion(&version));
+    PKD_NCCL_CHECK(&nccl_, ncclGetVersion(&version));
     log_debug("NCCL ", version, " communicator ready: rank ", comm.rank(), " of ", comm.size(),
               " on ", device_);
   }
   ~NcclReducer() override {
-    // Every collective was waited for in finish(): nothing is in flight. A destructor must not
-    // throw, so these two results are not checked (the process is ending or the job failed).
+    // Abort, not destroy: after a failure mid-step (this rank's, or an error thrown between a
+    // collective and finish()) collectives may still be in flight, and ncclCommDestroy would
+    // wait for peers that may be gone. Every failure path that aborted the communicator already
+    // cleared nccl_. A destructor must not throw, so these results are not checked (the process
+    // is ending or the job failed).
     if (nccl_ != nullptr) ncclCommAbort(nccl_);
     if (done_ != nullptr) cudaEventDestroy(done_);
     if (ready_ != nullptr) cudaEventDestroy(ready_);
@@ -96,14 +108,14 @@ class NcclReducer : public GradientReducer {
  protected:
   void sum_flat(torch::Tensor& flat) override {
     check_tensor(flat);
-    PKD_NCCL_CHECK(nccl_, ncclAllReduce(flat.data_ptr(), flat.data_ptr(),
+    PKD_NCCL_CHECK(&nccl_, ncclAllReduce(flat.data_ptr(), flat.data_ptr(),
                                         static_cast<std::size_t>(flat.numel()), ncclFloat, ncclSum,
                                         nccl_, stream()));
     settle("enqueuing an all-reduce");
   }
   void broadcast_flat(torch::Tensor& flat) override {
     check_tensor(flat);
-    PKD_NCCL_CHECK(nccl_, ncclBroadcast(flat.data_ptr(), flat.data_ptr(),
+    PKD_NCCL_CHECK(&nccl_, ncclBroadcast(flat.data_ptr(), flat.data_ptr(),
                                         static_cast<std::size_t>(flat.numel()), ncclFloat, 0, nccl_,
                                         stream()));
     settle("enqueuing a broadcast");
@@ -121,7 +133,7 @@ class NcclReducer : public GradientReducer {
     }
     PKD_CUDA_CHECK(cudaEventRecord(ready_, stream()));
     PKD_CUDA_CHECK(cudaStreamWaitEvent(side_->stream(), ready_, 0));
-    PKD_NCCL_CHECK(nccl_, ncclAllReduce(flat.data_ptr(), flat.data_ptr(),
+    PKD_NCCL_CHECK(&nccl_, ncclAllReduce(flat.data_ptr(), flat.data_ptr(),
                                         static_cast<std::size_t>(flat.numel()), ncclFloat, ncclSum,
                                         nccl_, side_->stream()));
     settle("enqueuing an all-reduce");
@@ -195,9 +207,9 @@ class NcclReducer : public GradientReducer {
   }
   void check_async(const char* what) {
     ncclResult_t state = ncclSuccess;
-    PKD_NCCL_CHECK(nccl_, ncclCommGetAsyncError(nccl_, &state));
+    PKD_NCCL_CHECK(&nccl_, ncclCommGetAsyncError(nccl_, &state));
     if (state != ncclSuccess && state != ncclInProgress)
-      nccl_fail(nccl_, what, __FILE__, __LINE__, state);
+      nccl_fail(&nccl_, what, __FILE__, __LINE__, state);
   }
   // A non-blocking communicator returns ncclInProgress while a call is being carried out; wait
   // until it is done (or failed) before the next NCCL call, as NCCL requires.
@@ -205,9 +217,9 @@ class NcclReducer : public GradientReducer {
     const auto start = std::chrono::steady_clock::now();
     for (;;) {
       ncclResult_t state = ncclSuccess;
-      PKD_NCCL_CHECK(nccl_, ncclCommGetAsyncError(nccl_, &state));
+      PKD_NCCL_CHECK(&nccl_, ncclCommGetAsyncError(nccl_, &state));
       if (state == ncclSuccess) return;
-      if (state != ncclInProgress) nccl_fail(nccl_, what, __FILE__, __LINE__, state);
+      if (state != ncclInProgress) nccl_fail(&nccl_, what, __FILE__, __LINE__, state);
       if (elapsed(start) > timeout_) {
         ncclCommAbort(nccl_);
         nccl_ = nullptr;

@@ -1,12 +1,12 @@
 #include "train/optimizer.h"
 
 #include <ATen/Parallel.h>
-#include <torch/version.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
+#include "model/torch_version.h"
 #include "train/adamw_kernel.h"
 
 namespace pkd::train {
@@ -67,7 +67,7 @@ FusedAdamW::FusedAdamW(const torch::nn::Module& model, const OptimizerConfig& co
 
 template <class Lr>
 void FusedAdamW::cuda_step(const Lr& lr, const torch::Tensor& grad_scale) {
-#if TORCH_VERSION_MAJOR >= 2
+#if PKD_TORCH_AT_LEAST(2, 1)
   torch::NoGradGuard no_grad;
   const auto device = params_[0].device();
   if (device_steps_.empty())
@@ -96,12 +96,12 @@ void FusedAdamW::cuda_step(const Lr& lr, const torch::Tensor& grad_scale) {
   }
   for (auto& param : params_) param.mutable_grad() = torch::Tensor();
 #else
-  fail("internal: the fused CUDA AdamW needs LibTorch >= 2");
+  fail("internal: the fused CUDA AdamW needs LibTorch >= 2.1");
 #endif
 }
 
 void FusedAdamW::step(double lr, const torch::Tensor& grad_scale) {
-  if (!params_.empty() && params_[0].is_cuda() && TORCH_VERSION_MAJOR >= 2) {
+  if (!params_.empty() && params_[0].is_cuda() && PKD_TORCH_AT_LEAST(2, 1)) {
     cuda_step(lr, grad_scale);
     return;
   }
@@ -109,13 +109,13 @@ void FusedAdamW::step(double lr, const torch::Tensor& grad_scale) {
 }
 
 void FusedAdamW::step(const torch::Tensor& lr, const torch::Tensor& grad_scale) {
-  if (params_.empty() || !params_[0].is_cuda() || TORCH_VERSION_MAJOR < 2)
-    fail("internal: a learning rate on the device needs CUDA parameters and LibTorch >= 2");
+  if (params_.empty() || !params_[0].is_cuda() || !PKD_TORCH_AT_LEAST(2, 1))
+    fail("internal: a learning rate on the device needs CUDA parameters and LibTorch >= 2.1");
   cuda_step(lr.to(torch::kFloat), grad_scale);
 }
 
 void FusedAdamW::step(double lr, double grad_scale) {
-#if TORCH_VERSION_MAJOR >= 2
+#if PKD_TORCH_AT_LEAST(2, 1)
   if (!params_.empty() && params_[0].is_cuda()) {
     step(lr, torch::full({}, grad_scale,
                          torch::TensorOptions(torch::kFloat).device(params_[0].device())));

@@ -31,12 +31,13 @@ class FusedAdamW {
   // norm clipping); gradients are released (undefined) afterwards. Gradients must be defined.
   void step(double lr, double grad_scale = 1.0);
   // The same with the multiplier a 0-dim float32 tensor on the parameters' device, so that a GPU
-  // step needs no host synchronisation. On CUDA (LibTorch >= 2) this is LibTorch's multi-tensor
-  // fused AdamW kernel (torch.optim.AdamW(fused=True)): two launches per step, one per weight
-  // decay group, instead of ~10 per parameter.
+  // step needs no host synchronisation. On CUDA (LibTorch >= 2.1) this is LibTorch's
+  // multi-tensor fused AdamW kernel (torch.optim.AdamW(fused=True)): a handful of launches per
+  // step (the kernel per weight decay group, each over chunks of its tensor list, plus the step
+  // counters and the scale's reciprocal) instead of ~10 per parameter.
   void step(double lr, const torch::Tensor& grad_scale);
   // The same with the learning rate a 0-dim float32 tensor on the device too (CUDA, LibTorch >=
-  // 2): nothing of the step is a host value, so a CUDA graph can replay it with the schedule's
+  // 2.1): nothing of the step is a host value, so a CUDA graph can replay it with the schedule's
   // next rate (train/step_graphs.h).
   void step(const torch::Tensor& lr, const torch::Tensor& grad_scale);
   // A step replayed from a CUDA graph: the device ran it, the host counts it.

@@ -27,7 +27,7 @@ std::uint64_t step_seed(std::int64_t seed, int rank, std::int64_t step) {
 }  // namespace
 
 void StepProfile::end(Phase p) {
-  if (synchronize) torch::cuda::synchronize();
+  if (synchronize) torch::cuda::synchronize();  // the rank's GPU: Runtime made it current
   const auto now = std::chrono::steady_clock::now();
   seconds[p] += std::chrono::duration<double>(now - mark).count();
   mark = now;

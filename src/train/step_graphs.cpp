@@ -4,12 +4,12 @@
 // cannot link or run.
 #include "train/step_graphs.h"
 
-#include <torch/version.h>
 
 #include <algorithm>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "model/torch_version.h"
 
 #if PKD_WITH_CUDA || PKD_CUDA_COMPILE_CHECK
 #include <ATen/autocast_mode.h>
@@ -31,7 +31,7 @@ std::int64_t graph_length(std::int64_t length, std::int64_t limit) {
 
 std::string cuda_graphs_unavailable() {
   // The step's learning rate must be a device tensor: LibTorch 2's fused AdamW (optimizer.h).
-  return TORCH_VERSION_MAJOR >= 2 ? "" : "this LibTorch is older than 2.0";
+  return PKD_TORCH_AT_LEAST(2, 1) ? "" : "this LibTorch is older than 2.1";
 }
 
 namespace {
@@ -115,7 +115,7 @@ StepGraphs::Result StepGraphs::run(const data::Batch& batch, double lr, const Bo
         g.stream.synchronize();
         b.graph = std::make_unique<at::cuda::CUDAGraph>();
         NoAutocastCache no_cache;
-#if TORCH_VERSION_MAJOR >= 2
+#if PKD_TORCH_AT_LEAST(2, 1)
         // Thread-local: the loader thread may pin host memory meanwhile (step_batches.h).
         b.graph->capture_begin(g.pool, cudaStreamCaptureModeThreadLocal);
 #else

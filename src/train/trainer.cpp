@@ -145,7 +145,7 @@ bool TrainingRun::train_epoch(std::int64_t epoch) {
     }
   }
   // Queued GPU work belongs to this epoch's time.
-  if (runtime_.device().is_cuda()) torch::cuda::synchronize();
+  if (runtime_.device().is_cuda()) torch::cuda::synchronize(runtime_.device().index());
   end_epoch(epoch, totals, seconds_since(epoch_start), profile, profiled_steps);
   state_.epoch_sums.clear();
   state_.epoch_examples = 0;

@@ -5,7 +5,8 @@ units against LibTorch 2.x headers, as the GPU machines build them.
 CI has Debian's LibTorch 1.13 (CPU) only, so the code behind `TORCH_VERSION_MAJOR >= 2` and
 behind PKD_WITH_CUDA would otherwise first be compiled on a lent GPU machine, where a build error
 costs scarce device time. This takes every translation unit under src/ and tools/ whose source
-names TORCH_VERSION, PKD_WITH_CUDA or PKD_CUDA_COMPILE_CHECK, takes its compile command from the
+names TORCH_VERSION, PKD_TORCH_AT_LEAST (model/torch_version.h), PKD_WITH_CUDA or
+PKD_CUDA_COMPILE_CHECK, takes its compile command from the
 build's compile_commands.json, and recompiles it (syntax and types, no code) with
   - LibTorch 2.x's headers (Debian 13's libtorch-dev, unpacked by scripts/setup.sh) in front of
     Debian 12's LibTorch 1.13 headers,
@@ -24,7 +25,7 @@ import shlex
 import subprocess
 import sys
 
-MARKERS = re.compile(r"\b(TORCH_VERSION\w*|PKD_WITH_CUDA|PKD_CUDA_COMPILE_CHECK)\b")
+MARKERS = re.compile(r"\b(TORCH_VERSION\w*|PKD_TORCH_AT_LEAST|PKD_WITH_CUDA|PKD_CUDA_COMPILE_CHECK)\b")
 # Built only with Gloo headers, which LibTorch 2.x wheels lack (CMakeLists.txt, PKD_WITH_GLOO).
 SKIPPED = {"src/parallel/gloo_reducer.cpp"}
 
