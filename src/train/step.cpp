@@ -161,9 +161,11 @@ void StepRunner::to_device(data::Batch& b) const {
 
 // Clips, unscales (float16) and steps AdamW. On the CPU exactly as before GPUs: the clip factor
 // in double on the host. On a GPU without a host synchronisation, except for float16, whose
-// overflow check decides whether the step is taken (every rank alike).
+// overflow check decides whether the step is taken (every rank alike). float16 runs only on
+// GPUs, but the scaler's branch is device-independent tensor code, which a test drives on the
+// CPU with a scaler set through scaler().
 void StepRunner::update(double lr, std::int64_t step) {
-  if (runtime_.device().is_cpu()) {
+  if (runtime_.device().is_cpu() && !scaler_.active()) {
     optimizer_.step(lr, clip_factor(params_, oc_.max_grad_norm));
     return;
   }

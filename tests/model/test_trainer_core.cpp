@@ -1,10 +1,13 @@
 // The trainer core in-process, without shards on disk: StepRunner's optimizer step with a toy
 // objective on batches built in memory — gradient accumulation is exact, loss sums are what the
-// objective returned, the trainer (not the objective) decides precision, a rank without
-// examples is harmless, training learns — the row-sparse gradient's rows, and the gradient sums
+// objective returned, the trainer (not the objective) decides precision, float16's loss scaling
+// skips an overflowed step and unscales the others, a rank without examples is harmless,
+// training learns — the row-sparse gradient's rows, and the gradient sums
 // overlapped with backward (bucket logic; the real Gloo collectives: tests/mpi/overlap_np2.sh).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+
+#include <cmath>
 
 #include "core/error.h"
 #include "model/init.h"
@@ -111,6 +114,54 @@ TEST(TrainerCore, TheTrainerDecidesPrecision) {
       0, 4, 1, [&](std::size_t) { return make_batch(0, 4); }, 1e-3, profile);
   EXPECT_EQ(o.logits_dtype, torch::kBFloat16);  // the forward ran under the runtime's autocast
   for (const auto& p : m->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat);
+}
+
+// float16's dynamic loss scaling (GradScaler semantics) in StepRunner, driven on the CPU through
+// a scaler set by hand: a step whose scaled gradients overflow is skipped (weights, moments and
+// Adam's step count untouched, gradients released, the scale halved, the skip counted), and a
+// finite step with a power-of-two scale equals the unscaled step.
+TEST(TrainerCore, LossScalingSkipsAnOverflowedStepAndUnscalesTheOthers) {
+  Fixture f;
+  auto plain = tiny_model(), scaled = tiny_model();
+  auto fresh = tiny_model();
+  const auto initial = model::model_state(fresh);
+  ToyObjective o1, o2;
+  StepRunner reference(f.oc, *f.runtime, *f.reducer, mpi::Comm::world(), plain, o1, 1);
+  StepRunner runner(f.oc, *f.runtime, *f.reducer, mpi::Comm::world(), scaled, o2, 1);
+  StepProfile profile;
+  auto batch = [](std::int64_t step) {
+    return [step](std::size_t) { return make_batch(8 * step, 8); };
+  };
+  // 1e48 / 8 is beyond float32: the scaled loss, and so every gradient, is inf or NaN.
+  runner.scaler() = LossScaler(true, 1e48);
+  const auto skipped = runner.step(0, 8, 1, batch(0), 1e-3, profile);
+  EXPECT_TRUE(std::isfinite(skipped.sums[0].item<double>()));  // the loss itself, unscaled
+  EXPECT_EQ(runner.scaler().skipped(), 1);
+  EXPECT_DOUBLE_EQ(runner.scaler().scale(), 5e47);
+  EXPECT_EQ(runner.scaler().growth_tracker(), 0);
+  EXPECT_EQ(runner.optimizer().steps(), 0);
+  for (const auto& p : scaled->parameters()) EXPECT_FALSE(p.grad().defined());
+  for (const auto& [name, t] : model::model_state(scaled))
+    EXPECT_TRUE(torch::equal(t, initial.at(name))) << name << " changed in a skipped step";
+  for (const auto& [name, t] : runner.optimizer().state()) {
+    if (name == "step") continue;
+    EXPECT_EQ(t.abs().max().item<double>(), 0.0) << name;
+  }
+
+  // A power of two scales and unscales exactly: the same steps as without a scaler.
+  runner.scaler().restore(1024.0, 0);
+  for (std::int64_t step = 1; step <= 3; ++step) {
+    const auto a = reference.step(step, 8, 1, batch(step), 1e-3, profile);
+    const auto b = runner.step(step, 8, 1, batch(step), 1e-3, profile);
+    EXPECT_NEAR(a.sums[0].item<double>(), b.sums[0].item<double>(), 1e-6);
+  }
+  EXPECT_EQ(runner.scaler().skipped(), 1);
+  EXPECT_EQ(runner.scaler().growth_tracker(), 3);
+  EXPECT_EQ(runner.optimizer().steps(), 3);
+  const auto pa = model::model_state(plain);
+  for (const auto& [name, t] : model::model_state(scaled))
+    EXPECT_TRUE(torch::allclose(t, pa.at(name), 1e-5, 1e-7)) << name;
+  EXPECT_FALSE(torch::equal(pa.at("classifier.weight"), initial.at("classifier.weight")));
 }
 
 TEST(TrainerCore, ARankWithoutExamplesAndLearning) {
