@@ -1,6 +1,7 @@
 // `pkd cache-teacher` through the real binary, with the HuggingFace golden checkpoint as the
 // teacher: cached features equal a direct forward of each example alone (float32: 1e-5 relative
-// per example; float16: within half-precision rounding), re-runs skip, other teachers are refused.
+// per example; float16: within half-precision rounding), re-runs skip, other teachers are refused,
+// runtime.precision applies to caching and to eval/predict.
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
@@ -11,7 +12,10 @@
 
 #include "core/fs.h"
 #include "core/sha256.h"
+#include "inference/predict.h"
 #include "model/hf_weights.h"
+#include "model/runtime.h"
+#include "mpi/comm.h"
 #include "shards/feature_shard.h"
 #include "shards/manifest.h"
 #include "shards/token_shard.h"
@@ -170,6 +174,41 @@ TEST_F(CacheTeacher, BadInputs) {
 
 // `pkd eval` and `pkd predict` with the golden teacher on RTE dev: the metric equals the accuracy
 // of a direct forward of every example alone; the submission file agrees with it.
+// runtime.precision reaches every inference forward: bfloat16 autocast changes the cached
+// features and the predictions of eval/predict (their shared predict_split) by bfloat16
+// rounding, neither nothing (autocast ignored) nor more (a broken forward).
+TEST_F(CacheTeacher, PrecisionAppliesToCachingAndPredictions) {
+  auto relative = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return ((a - b).norm() / b.norm()).item<double>();
+  };
+  ASSERT_EQ(cache("f32", "--dtype float32").exit_code, 0);
+  auto r = cache("bf16", "--dtype float32 --precision bfloat16");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto f32 = shards::read_feature_shard(dir_ / "f32/shard-00000.h5");
+  auto bf16 = shards::read_feature_shard(dir_ / "bf16/shard-00000.h5");
+  ASSERT_EQ(f32.logits.size(), bf16.logits.size());
+  const auto n = static_cast<std::int64_t>(f32.logits.size());
+  const double cached = relative(torch::from_blob(bf16.logits.data(), {n}, torch::kFloat),
+                                 torch::from_blob(f32.logits.data(), {n}, torch::kFloat));
+  EXPECT_GT(cached, 1e-4) << "cache-teacher --precision bfloat16 ran in float32";
+  EXPECT_LT(cached, 5e-2);
+
+  auto teacher = model::load_pretrained(teacher_dir());
+  auto logits = [&](const std::string& precision) {
+    model::RuntimeConfig rc;
+    rc.precision = precision;
+    rc.intra_op_threads = 1;
+    model::Runtime runtime(rc, 1);
+    const auto p = predict_split(teacher, runtime, dir_ / "tokens/dev", 16, mpi::Comm::world());
+    std::vector<float> flat;
+    for (const auto& row : p.logits) flat.insert(flat.end(), row.begin(), row.end());
+    return torch::tensor(flat);
+  };
+  const double predicted = relative(logits("bfloat16"), logits("float32"));
+  EXPECT_GT(predicted, 1e-4) << "predict_split ignored runtime.precision = bfloat16";
+  EXPECT_LT(predicted, 5e-2);
+}
+
 TEST_F(CacheTeacher, EvalAndPredictAgreeWithADirectForward) {
   auto teacher = model::load_pretrained(teacher_dir());
   teacher->eval();
