@@ -251,6 +251,8 @@ check "finetune 30 steps: nccl on 1 rank, --no-overlap (float32)" 90 \
   step_run nccl1s "$work/nccl1s.log" mpi -np 1 "$pkd" finetune "${tiny[@]}" --backend nccl --no-overlap
 check "nccl overlapped equals nccl after backward (exact)" 30 \
   losses "$work/nccl1.log" "$work/nccl1s.log" 0
+grep -o '"overlapped_buckets":{[^}]*}' "$work/nccl1/metrics.jsonl" 2>/dev/null | head -1 |
+  sed 's/^/nccl, 1 rank, overlap: /' | tee -a "$results"
 check "finetune 30 steps: CUDA graphs (float32)" 90 \
   step_run graphs1 "$work/graphs1.log" env TORCH_SHOW_CPP_STACKTRACES=1 "$pkd" finetune "${tiny[@]}" \
   --set runtime.cuda_graphs=true

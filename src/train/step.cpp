@@ -43,6 +43,13 @@ nlohmann::json StepProfile::per_step(std::int64_t steps) const {
           {"optimizer", seconds[kOptimizer] / n}};
 }
 
+nlohmann::json StepProfile::overlap_per_step(std::int64_t steps) const {
+  if (buckets == 0) return nullptr;
+  const double n = static_cast<double>(std::max<std::int64_t>(1, steps));
+  return {{"buckets", static_cast<double>(buckets) / n},
+          {"started_in_backward", static_cast<double>(buckets_started_in_backward) / n}};
+}
+
 StepRunner::StepRunner(const OptimizerConfig& optimizer, const model::Runtime& runtime,
                        parallel::GradientReducer& reducer, mpi::Comm& comm,
                        model::BertForSequenceClassification& model, Objective& objective,
@@ -116,6 +123,9 @@ StepLoss StepRunner::step(std::int64_t step, std::int64_t global_examples,
   // A rank without examples contributes zeros. With overlap, what is left to wait for.
   if (overlap_) {
     overlap_->finish(sparse_ ? &*sparse_ : nullptr, {sums});
+    profile.buckets += static_cast<std::int64_t>(overlap_->buckets());
+    profile.buckets_started_in_backward +=
+        static_cast<std::int64_t>(overlap_->started_in_backward());
     log_debug("step ", step + 1, ": ", overlap_->started_in_backward(), " of ", overlap_->buckets(),
               " gradient buckets started their all-reduce during backward");
   } else {

@@ -40,10 +40,15 @@ struct StepProfile {
   // batch to the device.
   enum Phase { kSetup, kBatch, kCopy, kForwardBackward, kAllReduce, kOptimizer, kPhases };
   std::array<double, kPhases> seconds{};
+  // parallel.overlap: the gradient buckets of a step, and how many of them started their
+  // all-reduce during backward, summed over the steps (0 and 0 without overlap).
+  std::int64_t buckets = 0, buckets_started_in_backward = 0;
   bool synchronize = false;
   std::chrono::steady_clock::time_point mark = std::chrono::steady_clock::now();
   void end(Phase p);
   nlohmann::json per_step(std::int64_t steps) const;
+  // {"buckets": per step, "started_in_backward": mean per step}, or null without overlap.
+  nlohmann::json overlap_per_step(std::int64_t steps) const;
 };
 
 // One optimizer step's loss sums over every rank (float32 on the device: total, then the

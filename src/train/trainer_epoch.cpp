@@ -64,6 +64,8 @@ void TrainingRun::end_epoch(std::int64_t epoch, const LossTotals& totals, double
                          {"examples_per_s", static_cast<double>(totals.examples) / seconds},
                          {"step_seconds", profile.per_step(profiled_steps)}};
   log_debug("epoch ", epoch + 1, " seconds per step on this rank: ", line["step_seconds"].dump());
+  if (const auto overlap = profile.overlap_per_step(profiled_steps); !overlap.is_null())
+    line["overlapped_buckets"] = overlap;
   for (std::size_t k = 0; k < part_names_.size(); ++k)
     line["train_" + part_names_[k]] = means[k + 1];
   if (loop_.eval_every > 0) since_eval_.reset();

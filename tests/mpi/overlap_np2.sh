@@ -3,7 +3,8 @@
 # during backward, and training is the same as summing after backward:
 #  - 2 ranks, dropout on, 2 micro-batches per step, small buckets: the model and every logged
 #    loss bitwise equal (a sum of two floats does not depend on the order the buckets run in),
-#    and rank 0's debug log shows buckets started during backward;
+#    and rank 0's debug log and the epoch's metrics.jsonl line ("overlapped_buckets") show
+#    buckets started during backward;
 #  - 3 ranks, a global batch so small that a rank has no example in a micro-batch (its gradient
 #    counts as zeros): within 1e-5 (with 3 ranks the ring's summation order follows the bucket
 #    layout, as with another parallel.bucket_mb).
@@ -38,6 +39,12 @@ started=$(grep -c "[1-9][0-9]* of [0-9]* gradient buckets started their all-redu
 echo "2 ranks: steps with buckets summed during backward: $started of 4"
 [[ $started -eq 4 ]] || { echo "FAIL: no bucket started during backward"; status=1; }
 grep -q "gradient buckets started" "$work/off2.log" && { echo "FAIL: --no-overlap overlapped"; status=1; }
+# The epoch's profile line says so too: buckets per step, and how many started during backward.
+profile=$(grep -o '"overlapped_buckets":{[^}]*}' "$work/on2/metrics.jsonl" | head -1)
+echo "2 ranks: metrics.jsonl $profile"
+[[ $profile =~ \"started_in_backward\":([0-9.]+) ]] && [[ ${BASH_REMATCH[1]} != 0 && ${BASH_REMATCH[1]} != 0.0 ]] ||
+  { echo "FAIL: metrics.jsonl has no overlapped_buckets with buckets started during backward"; status=1; }
+grep -q overlapped_buckets "$work/off2/metrics.jsonl" && { echo "FAIL: --no-overlap profile shows overlap"; status=1; }
 if cmp -s "$work/on2/model/model.safetensors" "$work/off2/model/model.safetensors" &&
    [[ "$(losses "$work/on2")" == "$(losses "$work/off2")" ]] && [[ -n "$(losses "$work/on2")" ]]; then
   echo "2 ranks: overlapped == after backward, bitwise (model and losses)"
