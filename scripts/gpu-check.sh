@@ -27,7 +27,8 @@
 # goes on after a failure so that one run reports everything.
 # Usage: scripts/gpu-check.sh [OUT_DIR]   (default: $OUT, else /tmp/pkd-gpu-check)
 # Rehearsal on a CPU machine (the script's own logic, with an existing build; GPU checks fail;
-# python3 must have torch, e.g. PATH=/usr/bin:$PATH here):
+# python3 must have torch, e.g. PATH=/usr/bin:$PATH here; CI runs it as the test
+# build.gpu_check_rehearsal, tests/build/gpu_check_rehearsal.sh):
 #   PKD_GPU_CHECK_DEVICE=cpu PKD_GPU_BUILD=build PKD_GPU_SKIP_BUILD=1 \
 #   PKD_GPU_BENCH_EXAMPLES=256 scripts/gpu-check.sh /tmp/rehearsal
 set -uo pipefail
@@ -131,7 +132,7 @@ pkd=$build/bin/pkd
 "$pkd" --version 2>&1 | tee -a "$results"
 mpi() { mpirun --allow-run-as-root --oversubscribe "$@"; }
 export -f mpi
-export pkd work
+export pkd work root
 
 # --- 1. numerics -----------------------------------------------------------------------------
 check "goldens on CUDA (float32 1e-4, bfloat16 5e-2), fused CUDA AdamW, loss scaler" 120 \
@@ -220,19 +221,35 @@ tiny=(--init random --train "$work/tokens/train" --hidden-size 128 --num-hidden-
       --num-attention-heads 2 --intermediate-size 512 --hidden-dropout-prob 0
       --attention-probs-dropout-prob 0 --learning-rate 1e-3 --batch-size 32 --log-every 1
       --precision float32 --device "$dev")
-# losses A B TOL: the per-step losses of two runs' logs agree within TOL (relative).
+# losses A.log B.log TOL [MODEL_TOL]: the per-step losses of two runs' logs agree within TOL
+# (relative); with MODEL_TOL, so do their final models (A/model, B/model: the largest parameter
+# difference relative to the largest parameter).
 losses() {
-  python3 - "$@" <<'PY'
-import re, sys
-a, b, tol = sys.argv[1], sys.argv[2], float(sys.argv[3])
+  python3 - "$root/tools" "$@" <<'PY'
+import os, re, sys
+sys.path.insert(0, sys.argv[1])
+from bert_reference import read_safetensors
+a, b, tol = sys.argv[2], sys.argv[3], float(sys.argv[4])
+model_tol = float(sys.argv[5]) if len(sys.argv) > 5 else None
 pat = re.compile(r"step (\d+)/\d+ epoch \d+ loss ([-0-9.eE+naif]+)")
 la = [float(m.group(2)) for m in pat.finditer(open(a).read())]
 lb = [float(m.group(2)) for m in pat.finditer(open(b).read())]
 n = min(len(la), len(lb))
 assert n > 0 and len(la) == len(lb), f"{len(la)} vs {len(lb)} logged steps"
 worst = max(abs(x - y) / max(abs(y), 1e-12) for x, y in zip(la, lb))
-print(f"{n} steps, losses {la[0]:.6f} -> {la[-1]:.6f}, max relative difference {worst:.3g} (tolerance {tol:g})")
-sys.exit(0 if worst <= tol else 1)
+text = f"{n} steps, losses {la[0]:.6f} -> {la[-1]:.6f}, max relative difference {worst:.3g} (tolerance {tol:g})"
+ok = worst <= tol
+if model_tol is not None:
+    ma, mb = (read_safetensors(os.path.splitext(p)[0] + "/model/model.safetensors") for p in (a, b))
+    assert ma.keys() == mb.keys(), f"different tensors: {sorted(ma.keys() ^ mb.keys())}"
+    # Relative to the model's largest parameter, not each tensor's: an attention key bias has a
+    # zero gradient up to rounding, so AdamW moves it by noise, far from its own tiny values.
+    scale = max(max(t.abs().max().item() for t in mb.values()), 1e-12)
+    model = max((ma[k] - mb[k]).abs().max().item() for k in ma) / scale
+    text += f"; final models {model:.3g} (tolerance {model_tol:g})"
+    ok = ok and model <= model_tol
+print(text)
+sys.exit(0 if ok else 1)
 PY
 }
 step_run() {  # step_run NAME LOGFILE ARGS...: a short fine-tune, its log kept
@@ -244,13 +261,14 @@ export -f losses step_run
 check "finetune 30 steps: nccl on 1 rank (float32)" 90 \
   step_run nccl1 "$work/nccl1.log" mpi -np 1 "$pkd" finetune "${tiny[@]}" --backend nccl
 check "finetune 30 steps: no reducer (float32)" 90 step_run none1 "$work/none1.log" "$pkd" finetune "${tiny[@]}"
-check "nccl on 1 rank equals no reducer (exact)" 30 losses "$work/nccl1.log" "$work/none1.log" 0
+check "nccl on 1 rank equals no reducer (exact, losses and model)" 30 \
+  losses "$work/nccl1.log" "$work/none1.log" 0 0
 # nccl1 overlapped its sums with backward on a side stream (parallel.overlap, the default);
 # this run sums after backward on the current stream.
 check "finetune 30 steps: nccl on 1 rank, --no-overlap (float32)" 90 \
   step_run nccl1s "$work/nccl1s.log" mpi -np 1 "$pkd" finetune "${tiny[@]}" --backend nccl --no-overlap
-check "nccl overlapped equals nccl after backward (exact)" 30 \
-  losses "$work/nccl1.log" "$work/nccl1s.log" 0
+check "nccl overlapped equals nccl after backward (exact, losses and model)" 30 \
+  losses "$work/nccl1.log" "$work/nccl1s.log" 0 0
 grep -o '"overlapped_buckets":{[^}]*}' "$work/nccl1/metrics.jsonl" 2>/dev/null | head -1 |
   sed 's/^/nccl, 1 rank, overlap: /' | tee -a "$results"
 check "finetune 30 steps: CUDA graphs (float32)" 90 \
@@ -276,10 +294,12 @@ else
 fi
 check "finetune 30 steps: 2 ranks on 1 GPU, mpi host-staged" 120 \
   step_run mpi2 "$work/mpi2.log" mpi -np 2 "$pkd" finetune "${tiny[@]}" --backend mpi
-check "2 ranks host-staged equal 1 rank (1e-4)" 30 losses "$work/mpi2.log" "$work/none1.log" 1e-4
+check "2 ranks host-staged equal 1 rank (losses 1e-4, model 1e-3)" 30 \
+  losses "$work/mpi2.log" "$work/none1.log" 1e-4 1e-3
 check "finetune 30 steps on the CPU (float32)" 120 \
   step_run cpu1 "$work/cpu1.log" "$pkd" finetune "${tiny[@]}" --device cpu --intra-op-threads "$jobs"
-check "float32: GPU steps equal CPU steps (1e-3)" 30 losses "$work/none1.log" "$work/cpu1.log" 1e-3
+check "float32: GPU steps equal CPU steps (losses and model 1e-3)" 30 \
+  losses "$work/none1.log" "$work/cpu1.log" 1e-3 1e-3
 grep -E "steps, losses" "$log" | tee -a "$results"
 
 # --- 4. training on the GPU ------------------------------------------------------------------
