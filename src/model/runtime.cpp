@@ -51,6 +51,12 @@ void RuntimeConfig::validate() const {
     usage_fail("runtime.cuda_graphs = true needs runtime.device = \"cuda\" (got \"", device, "\")");
 }
 
+// Through c10's device guard interface, which a CPU LibTorch has too (a CUDA device reaches here
+// only from a CUDA LibTorch: RuntimeConfig::validate refuses it otherwise).
+void make_current(torch::Device device) {
+  if (device.is_cuda()) c10::impl::getDeviceGuardImpl(c10::kCUDA)->setDevice(device);
+}
+
 Runtime::Runtime(const RuntimeConfig& config, int ranks_on_node) : config_(config) {
   config_.validate();
   device_ = torch::Device(config_.device);
@@ -59,12 +65,8 @@ Runtime::Runtime(const RuntimeConfig& config, int ranks_on_node) : config_(confi
     const int gpus = static_cast<int>(torch::cuda::device_count());
     device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(mpi::local_rank() % gpus));
   }
-  // Make the rank's GPU the current device: tensor operations guard their own device, but what
-  // has none (pinned host buffers, their CUDA context, synchronize(), the current stream, CUDA
-  // graph pools) would otherwise all land on GPU 0 of a multi-GPU node. Through c10's device
-  // guard interface, which both a CPU and a CUDA LibTorch have (validate() refused CUDA
-  // without a CUDA LibTorch).
-  if (device_.is_cuda()) c10::impl::getDeviceGuardImpl(c10::kCUDA)->setDevice(device_);
+  // Tensor operations guard their own device; the rest would land on GPU 0 of a multi-GPU node.
+  make_current(device_);
   if (config_.precision == "bfloat16" || (config_.precision == "auto" && device_.is_cuda()))
     precision_ = Precision::kBFloat16;
   else if (config_.precision == "float16")

@@ -47,6 +47,11 @@ struct RuntimeConfig {
 
 enum class Precision { kFloat32, kBFloat16, kFloat16 };
 
+// Makes `device` the calling thread's current CUDA device (the CUDA runtime keeps one per host
+// thread, GPU 0 until set): what has no device of its own (pinned host buffers and the context
+// they need, streams, synchronize()) then stays on the rank's GPU. A no-op for the CPU.
+void make_current(torch::Device device);
+
 // The validated runtime of this process: applies the thread count once and hands out the device,
 // the resolved precision and an autocast scope. Every model forward of training, evaluation and
 // caching runs inside Runtime::Autocast: this is the one place precision is decided.

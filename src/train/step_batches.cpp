@@ -2,6 +2,7 @@
 #include "train/step_batches.h"
 
 #include "core/error.h"
+#include "model/runtime.h"
 
 namespace pkd::train {
 namespace {
@@ -65,7 +66,7 @@ StepInput StepBatches::make(StepPosition at) {
         continue;
       }
       data::Batch b = loader_.collate(local);
-      if (options_.pin) pin(b);
+      if (options_.pin_for.is_cuda()) pin(b);
       in.micro.emplace_back(std::move(b));
     }
   } catch (...) {
@@ -75,6 +76,7 @@ StepInput StepBatches::make(StepPosition at) {
 }
 
 void StepBatches::run() {
+  model::make_current(options_.pin_for);  // the CUDA runtime's current device is per thread
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     // Work: a step to make, or, with the queue full, the next step's window to read (the

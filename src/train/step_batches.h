@@ -43,7 +43,9 @@ class StepBatches {
   struct Options {
     std::size_t micro_batches = 1;  // per optimizer step (gradient accumulation)
     int rank = 0, ranks = 1;
-    bool pin = false;        // page-locked CPU tensors, for non-blocking copies to a GPU
+    // A GPU: batches in page-locked CPU memory, for non-blocking copies to it, and the loader
+    // thread's current device (else pinning would set up a context on GPU 0). CPU: not pinned.
+    torch::Device pin_for = torch::kCPU;
     std::int64_t ahead = 1;  // steps made ahead by the loader thread (0: no thread)
   };
   // The sampler is copied: the loader thread uses its own (the sampler caches an epoch's plan and

@@ -65,7 +65,7 @@ TrainingRun::TrainingRun(const LoopConfig& loop, const OptimizerConfig& optimize
       sampler_(index.lengths, sampler_options(loop), comm.rank(), comm.size(), index.shard_sizes),
       batches_(sampler_, index, objective.features(),
                {static_cast<std::size_t>(loop.gradient_accumulation_steps), comm.rank(),
-                comm.size(), runtime.device().is_cuda(), loop.prefetch_steps}),
+                comm.size(), runtime.device(), loop.prefetch_steps}),
       schedule_(optimizer.schedule_kind()),
       needs_best_(!loop.test.empty() || !loop.extra_test.empty() || !loop.extra_dev.empty()) {
   const std::int64_t all_steps = sampler_.total_steps(loop.epochs);
