@@ -109,15 +109,15 @@ class NcclReducer : public GradientReducer {
   void sum_flat(torch::Tensor& flat) override {
     check_tensor(flat);
     PKD_NCCL_CHECK(&nccl_, ncclAllReduce(flat.data_ptr(), flat.data_ptr(),
-                                        static_cast<std::size_t>(flat.numel()), ncclFloat, ncclSum,
-                                        nccl_, stream()));
+                                         static_cast<std::size_t>(flat.numel()), ncclFloat, ncclSum,
+                                         nccl_, stream()));
     settle("enqueuing an all-reduce");
   }
   void broadcast_flat(torch::Tensor& flat) override {
     check_tensor(flat);
     PKD_NCCL_CHECK(&nccl_, ncclBroadcast(flat.data_ptr(), flat.data_ptr(),
-                                        static_cast<std::size_t>(flat.numel()), ncclFloat, 0, nccl_,
-                                        stream()));
+                                         static_cast<std::size_t>(flat.numel()), ncclFloat, 0,
+                                         nccl_, stream()));
     settle("enqueuing a broadcast");
   }
 #if PKD_WITH_CUDA
@@ -134,8 +134,8 @@ class NcclReducer : public GradientReducer {
     PKD_CUDA_CHECK(cudaEventRecord(ready_, stream()));
     PKD_CUDA_CHECK(cudaStreamWaitEvent(side_->stream(), ready_, 0));
     PKD_NCCL_CHECK(&nccl_, ncclAllReduce(flat.data_ptr(), flat.data_ptr(),
-                                        static_cast<std::size_t>(flat.numel()), ncclFloat, ncclSum,
-                                        nccl_, side_->stream()));
+                                         static_cast<std::size_t>(flat.numel()), ncclFloat, ncclSum,
+                                         nccl_, side_->stream()));
     settle("enqueuing an all-reduce");
     return PendingSum([this] {
       PKD_CUDA_CHECK(cudaEventRecord(summed_, side_->stream()));

@@ -4,7 +4,6 @@
 // cannot link or run.
 #include "train/step_graphs.h"
 
-
 #include <algorithm>
 
 #include "core/error.h"
