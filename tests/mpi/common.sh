@@ -8,9 +8,10 @@ mpirun_local() {
     mpirun "${extra[@]}" --oversubscribe "$@"
 }
 # models_within SOURCE_DIR A.safetensors B.safetensors TOLERANCE WHAT: prints the largest
-# parameter difference of two models; fails (with WHAT) when it is over TOLERANCE.
+# parameter difference of two models; fails (with WHAT) when it is over TOLERANCE. Python with
+# torch: $PKD_PYTHON, else Debian's (scripts/setup.sh installs python3-torch).
 models_within() {
-  /usr/bin/python3 - "$@" <<'PY'
+  "${PKD_PYTHON:-/usr/bin/python3}" - "$@" <<'PY'
 import sys
 sys.path.insert(0, sys.argv[1] + "/tools")
 from bert_reference import read_safetensors
