@@ -1,6 +1,7 @@
 #include "core/fs.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,11 +103,54 @@ int remove_stale_temp_files(const std::string& dir) {
   std::error_code ec;
   for (const auto& entry : stdfs::directory_iterator(dir, ec)) {
     if (entry.path().filename().string().find(".tmp.") != std::string::npos) {
-      stdfs::remove(entry.path(), ec);
+      remove_tree_quietly(entry.path().string());
       ++removed;
     }
   }
   return removed;
+}
+
+namespace {
+
+// nftw's callback takes no context: the first failure of this thread's walk.
+thread_local std::string remove_failed_at;
+thread_local int remove_errno = 0;
+
+// Depth-first (FTW_DEPTH): a directory after its entries.
+int remove_entry(const char* path, const struct stat*, int type, struct FTW*) {
+  const int rc = type == FTW_DP || type == FTW_D ? ::rmdir(path) : ::unlink(path);
+  if (rc == 0 || errno == ENOENT) return 0;
+  remove_errno = errno;
+  remove_failed_at = path;
+  return 1;  // stops the walk
+}
+
+// 0, or the errno of the first entry that could not be removed (remove_failed_at names it).
+int remove_tree_errno(const std::string& path) {
+  remove_errno = 0;
+  remove_failed_at.clear();
+  // FTW_PHYS: a link is an entry to remove, never a way out of the tree.
+  const int rc = ::nftw(path.c_str(), remove_entry, 32, FTW_DEPTH | FTW_PHYS);
+  if (rc == 0) return 0;
+  if (remove_errno != 0) return remove_errno;
+  if (errno == ENOENT || errno == ENOTDIR) return 0;  // nothing there
+  remove_failed_at = path;
+  return errno;
+}
+
+}  // namespace
+
+void remove_tree(const std::string& path) {
+  if (const int e = remove_tree_errno(path))
+    fail("cannot remove '", remove_failed_at, "' (removing '", path, "'): ", std::strerror(e));
+}
+
+bool remove_tree_quietly(const std::string& path) noexcept {
+  try {
+    return remove_tree_errno(path) == 0;
+  } catch (...) {  // std::string's allocation
+    return false;
+  }
 }
 
 bool file_exists(const std::string& path) {

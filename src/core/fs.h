@@ -27,6 +27,17 @@ void commit_file(const std::string& from, const std::string& to);
 // Removes leftovers "*.tmp.*" of interrupted runs in `dir` (not recursive); returns how many.
 int remove_stale_temp_files(const std::string& dir);
 
+// Removes `path` and, if it is a directory, everything under it; symbolic links are removed, not
+// followed. An absent path is no error. Throws Error naming the entry that could not be removed.
+// pkd's own walk (nftw), never std::filesystem::remove_all: where pkd links the PyTorch wheel's
+// LibTorch, libtorch.so exports its own copies of std::filesystem functions, the dynamic linker
+// binds pkd's calls to them, and its remove_all(path, error_code&) crashed there, calling a null
+// pointer (the GPU runs of 2026-11-30, docs/cluster.md).
+void remove_tree(const std::string& path);
+// The same for clean-up paths (destructors, a write that failed): never throws; returns whether
+// the path is gone.
+bool remove_tree_quietly(const std::string& path) noexcept;
+
 bool file_exists(const std::string& path);
 bool is_directory(const std::string& path);
 // Creates the directory and its parents; throws Error naming the path on failure.

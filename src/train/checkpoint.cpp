@@ -77,25 +77,25 @@ void save_checkpoint(const std::string& output_dir, const TrainState& s,
   make_directories(root);
   const std::string name = step_dir_name(s.global_step);
   const std::string tmp = root + "/" + name + ".tmp-" + std::to_string(::getpid());
-  fs::remove_all(tmp);
+  remove_tree(tmp);
   make_directories(tmp);
   try {
     write_checkpoint_files(tmp, s, model, model_config, optimizer, objective, config_toml);
   } catch (...) {  // a full disk: nothing half-written stays behind
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
+    remove_tree_quietly(tmp);
     throw;
   }
   const std::string final_dir = root + "/" + name;
-  fs::remove_all(final_dir);  // a re-save of the same step after a resume
+  remove_tree(final_dir);  // a re-save of the same step after a resume
   fs::rename(tmp, final_dir);
   write_file_atomic(root + "/latest", name + "\n");  // last: the checkpoint is complete
   auto all = list_checkpoints(root);
   for (std::size_t i = 0;
        i + static_cast<std::size_t>(std::max<std::int64_t>(1, keep)) < all.size(); ++i)
-    if (all[i] != name) fs::remove_all(root + "/" + all[i]);
+    if (all[i] != name) remove_tree(root + "/" + all[i]);
   for (const auto& e : fs::directory_iterator(root))  // leftovers of interrupted saves
-    if (e.path().filename().string().find(".tmp-") != std::string::npos) fs::remove_all(e.path());
+    if (e.path().filename().string().find(".tmp-") != std::string::npos)
+      remove_tree(e.path().string());
 }
 
 bool has_checkpoint(const std::string& output_dir) {

@@ -229,7 +229,7 @@ TEST_F(Integrity, DamagedLeftoverShardsAreWrittenAgain) {
     const std::string bytes = read_file(path);
     write_text(path, bytes.substr(0, bytes.size() / 2));
   };
-  fs::remove(tokens + "/train/manifest.json");
+  remove_tree(tokens + "/train/manifest.json");
   truncate_half(tokens + "/train/shard-00001.h5");
   auto r = run_pkd("tokenize --task SST-2 --shard-size 40 --data-dir " + (fixture() / "data") +
                    " --vocab " + source_dir() + "/data/vocab/vocab.txt --out " + tokens);
@@ -243,7 +243,7 @@ TEST_F(Integrity, DamagedLeftoverShardsAreWrittenAgain) {
   EXPECT_EQ(rewritten.input_ids, original.input_ids);
   EXPECT_EQ(rewritten.example_ids, original.example_ids);
 
-  fs::remove(features + "/manifest.json");
+  remove_tree(features + "/manifest.json");
   truncate_half(features + "/shard-00002.h5");
   r = run_pkd("cache-teacher --model " + teacher() + " --tokens " + (fixture() / "tokens/train") +
               " --out " + features);

@@ -2,9 +2,8 @@
 // written), other settings are refused unless --overwrite.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "cli/shard_reading.h"
+#include "core/fs.h"
 #include "support/test_support.h"
 
 namespace pkd::test {
@@ -32,14 +31,14 @@ TEST_F(Rerun, InterruptedRunResumesWithIdenticalContent) {
   ASSERT_EQ(tokenize().exit_code, 0);
   auto before = read_split_examples(out_ / "dev");
   // An interruption: the manifest was never written, one shard is missing, a temp file is left.
-  std::filesystem::remove(out_ / "dev/manifest.json");
-  std::filesystem::remove(out_ / "dev/shard-00002.h5");
+  remove_tree(out_ / "dev/manifest.json");
+  remove_tree(out_ / "dev/shard-00002.h5");
   write_text(out_ / "dev/shard-00003.h5.tmp.999.0", "half a file");
   auto r = tokenize();
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("wrote 1 shards (5 complete shards reused)"), std::string::npos)
       << r.output;
-  EXPECT_FALSE(std::filesystem::exists(out_ / "dev/shard-00003.h5.tmp.999.0"));
+  EXPECT_FALSE(file_exists(out_ / "dev/shard-00003.h5.tmp.999.0"));
   auto after = read_split_examples(out_ / "dev");
   ASSERT_EQ(after.size(), before.size());
   for (const auto& [row, e] : before) EXPECT_EQ(after.at(row).input_ids, e.input_ids) << row;

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/fs.h"
 
 namespace pkd::test {
 
@@ -17,6 +18,10 @@ std::string source_dir() {
 }
 std::string pkd_binary() {
   return PKD_BINARY;
+}
+std::string python() {
+  const char* chosen = std::getenv("PKD_PYTHON");
+  return chosen && *chosen ? chosen : "/usr/bin/python3";
 }
 
 std::string shared_glue_dir() {
@@ -49,8 +54,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
+  remove_tree_quietly(path_);  // not std::filesystem::remove_all: core/fs.h says why
 }
 
 void write_text(const std::string& path, const std::string& text) {

@@ -11,6 +11,9 @@ namespace pkd::test {
 // The repository root (for bundled data) and the built `pkd` binary.
 std::string source_dir();
 std::string pkd_binary();
+// The Python the tests run helpers with that need torch or h5py: $PKD_PYTHON (on a GPU machine,
+// the PyTorch wheel's), else Debian's /usr/bin/python3 (scripts/setup.sh gives it both).
+std::string python();
 // ../shared/data/glue beside the repository (CI has it), or $PKD_GLUE_DIR; "" when absent.
 std::string shared_glue_dir();
 

@@ -3,8 +3,6 @@
 // unfinished and unreadable runs are told apart.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/strings.h"
@@ -233,9 +231,9 @@ TEST(ReportRead, UnreadableRunsNameTheFile) {
 TEST(ReportRead, TaskFromTheSubmissionFileWhenTheTokensAreGone) {
   TempDir root;
   const std::string dir = write_run(root, "run", FakeRun{});
-  std::filesystem::remove_all(root / "tokens");
+  remove_tree(root / "tokens");
   EXPECT_EQ(read_run(dir).task, "SST-2");
-  std::filesystem::remove(dir + "/SST-2.tsv");
+  remove_tree(dir + "/SST-2.tsv");
   EXPECT_NE(test::error_of([&] { read_run(dir); }).find("cannot tell the task"), std::string::npos);
 }
 

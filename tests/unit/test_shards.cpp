@@ -191,14 +191,14 @@ TEST(TokenShard, InconsistentContentIsRejected) {
 TEST(H5, DimensionsAreCheckedAgainstTheStoredBytes) {
   test::TempDir dir;
   const std::string path = dir / "huge.h5";
-  auto r = test::run(
-      "/usr/bin/python3 -c \"import h5py, numpy as np\n"
-      "f = h5py.File('" +
-      path +
-      "', 'w')\n"
-      "f.create_dataset('x', shape=(2**40,), dtype='i8', chunks=(1024,))\n"
-      "f.create_dataset('z', data=np.zeros(1 << 16, 'i8'), chunks=(1 << 16,),"
-      " compression='gzip')\"");
+  auto r = test::run(test::python() +
+                     " -c \"import h5py, numpy as np\n"
+                     "f = h5py.File('" +
+                     path +
+                     "', 'w')\n"
+                     "f.create_dataset('x', shape=(2**40,), dtype='i8', chunks=(1024,))\n"
+                     "f.create_dataset('z', data=np.zeros(1 << 16, 'i8'), chunks=(1 << 16,),"
+                     " compression='gzip')\"");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const h5::File f = h5::File::open_read(path);
   EXPECT_EQ(f.dataset_info("x").length, std::int64_t{1} << 40);
