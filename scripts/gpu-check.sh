@@ -6,8 +6,9 @@
 # need, then runs and prints
 #   1. BERT goldens on CUDA: float32 (<= 1e-4 relative, as on CPU) and bfloat16 autocast
 #      (<= 5e-2); the fused CUDA AdamW against the CPU kernel; the loss scaler;
-#   2. throughput: pkd distill (cached features, dynamic padding, bf16; eager and with its steps
-#      replayed as CUDA graphs) against the seed's loop
+#   2. throughput: pkd distill (cached features, dynamic padding, bf16; eager, and with its steps
+#      replayed as CUDA graphs for two epochs, the second being the steady state) against the
+#      seed's loop
 #      (HF transformers BertForSequenceClassification, eager, online 12-layer teacher, 6-layer
 #      student, padded to 128, batch 32, bf16 autocast, torch.optim.AdamW) in the same run, and
 #      cache-teacher sequences/s against the seed-style padded teacher forward;
@@ -22,8 +23,8 @@
 #      falls;
 #   5. pkd's export loads into transformers' BertForSequenceClassification with no missing or
 #      unexpected keys and gives pkd's logits within 1e-4.
-# Results: OUT_DIR/gpu-check.txt (PASS/FAIL lines and figures), OUT_DIR/gpu-check.log (all
-# output). Exits non-zero if any check failed. Each check has its own time limit; the script
+# Results: OUT_DIR/gpu-check.txt (PASS/FAIL lines and figures; a test that crashed, its
+# cuda-gdb backtrace), OUT_DIR/gpu-check.log (all output). Exits non-zero if any check failed. Each check has its own time limit; the script
 # goes on after a failure so that one run reports everything.
 # Usage: scripts/gpu-check.sh [OUT_DIR]   (default: $OUT, else /tmp/pkd-gpu-check)
 # Rehearsal on a CPU machine (the script's own logic, with an existing build; GPU checks fail;
