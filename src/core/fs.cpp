@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -103,7 +104,7 @@ int remove_stale_temp_files(const std::string& dir) {
   std::error_code ec;
   for (const auto& entry : stdfs::directory_iterator(dir, ec)) {
     if (entry.path().filename().string().find(".tmp.") != std::string::npos) {
-      remove_tree_quietly(entry.path().string());
+      std::remove(entry.path().c_str());  // a file; a non-empty directory stays
       ++removed;
     }
   }
