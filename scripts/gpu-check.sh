@@ -2,10 +2,11 @@
 # The GPU device check (issue #13): on a machine with a CUDA PyTorch wheel (torch 2.x + the
 # nvidia-nccl wheel, transformers, h5py) and the dependency archive made here by
 # scripts/gpu/pack-deps.sh (.gpu/deps.tar.xz), in one command of at most 8 minutes
-# (PKD_GPU_DEADLINE_S): unpacks the dependencies, configures pkd against the wheel's LibTorch, builds what the checks
-# need, then runs and prints
+# (PKD_GPU_DEADLINE_S): unpacks the dependencies, configures pkd against the wheel's LibTorch,
+# builds what the checks need, then runs and prints
 #   1. BERT goldens on CUDA: float32 (<= 1e-4 relative, as on CPU) and bfloat16 autocast
-#      (<= 5e-2); the fused CUDA AdamW against the CPU kernel; the loss scaler;
+#      (<= 5e-2); the fused CUDA AdamW against the CPU kernel; the loss scaler; the checkpoint
+#      and file tests in a binary linked with the wheel's LibTorch;
 #   2. throughput: pkd distill (cached features, dynamic padding, bf16; eager, and with its steps
 #      replayed as CUDA graphs for two epochs, the second being the steady state) against the
 #      seed's loop
@@ -24,8 +25,9 @@
 #   5. pkd's export loads into transformers' BertForSequenceClassification with no missing or
 #      unexpected keys and gives pkd's logits within 1e-4.
 # Results: OUT_DIR/gpu-check.txt (PASS/FAIL lines and figures; a test that crashed, its
-# cuda-gdb backtrace), OUT_DIR/gpu-check.log (all output). Exits non-zero if any check failed. Each check has its own time limit; the script
-# goes on after a failure so that one run reports everything.
+# cuda-gdb backtrace), OUT_DIR/gpu-check.log (all output). Exits non-zero if any check failed.
+# Each check has its own time limit; the script goes on after a failure so that one run reports
+# everything.
 # Usage: scripts/gpu-check.sh [OUT_DIR]   (default: $OUT, else /tmp/pkd-gpu-check)
 # Rehearsal on a CPU machine (the script's own logic, with an existing build; GPU checks fail;
 # python3 must have torch, e.g. PATH=/usr/bin:$PATH here; CI runs it as the test

@@ -117,9 +117,10 @@ namespace {
 thread_local std::string remove_failed_at;
 thread_local int remove_errno = 0;
 
-// Depth-first (FTW_DEPTH): a directory after its entries.
+// Depth-first (FTW_DEPTH): a directory after its entries. One that cannot be read (FTW_DNR) is
+// still a directory: rmdir names why it stays (not empty), where unlink would say "is a directory".
 int remove_entry(const char* path, const struct stat*, int type, struct FTW*) {
-  const int rc = type == FTW_DP || type == FTW_D ? ::rmdir(path) : ::unlink(path);
+  const int rc = type == FTW_DP || type == FTW_DNR ? ::rmdir(path) : ::unlink(path);
   if (rc == 0 || errno == ENOENT) return 0;
   remove_errno = errno;
   remove_failed_at = path;
