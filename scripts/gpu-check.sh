@@ -17,7 +17,9 @@
 #      with a clear message, two ranks host-staged through MPI; training with NCCL on one rank
 #      (sums overlapped with backward on a side stream, and after backward) equals training
 #      without a reducer; two ranks staged equal one rank; steps replayed as CUDA
-#      graphs equal eager steps;
+#      graphs equal eager steps; steps split into two graphs around the gradient sum (a 1-rank
+#      NCCL sum; two ranks host-staged) equal one graph per step and eager steps, and their
+#      distillation throughput;
 #   4. training on the GPU: a teacher fine-tuned from scratch (bf16, float16 with loss scaling,
 #      float32, and bf16 as CUDA graphs) whose loss falls, float32 GPU steps equal CPU steps
 #      within tolerance, a PKD student distilled from the teacher's cached features whose loss
@@ -198,10 +200,12 @@ check "pkd distill, cached, BERT-base 12 -> 6 layers, batch 32, bf16, one epoch 
 # synchronised (where the GPU time goes), and in float32: figures for the step profile
 # (BENCHMARKS.md). The CUDA-graph runs train two epochs: the second, with every graph captured, is
 # the steady state, timed as the seed loop's steps after its warm-up.
+# variant_launch: what starts pkd (empty: pkd itself).
+variant_launch=()
 variant() {  # variant NAME EPOCHS ENV=VALUE ARGS...
   local name=$1 epochs=$2 setting=$3
   shift 3
-  check "pkd distill variant $name ($epochs epochs)" 120 env "$setting" "$pkd" distill \
+  check "pkd distill variant $name ($epochs epochs)" 120 "${variant_launch[@]}" env "$setting" "$pkd" distill \
     --teacher "$bench/teacher" --features "$bench/features" --train "$bench/tokens/train" \
     --student-layers 6 --batch-size 32 --epochs "$epochs" --alpha 0.5 --beta 100 --temperature 10 \
     --layer-map skip --learning-rate 5e-5 --log-every 1000 --device "$dev" \
@@ -220,6 +224,10 @@ variant graphs 2 TORCH_SHOW_CPP_STACKTRACES=1 --set runtime.cuda_graphs=true
 grep -c "runtime.cuda_graphs: captured" "$log" | sed 's/^/CUDA graphs captured in the graphs variant: /' | tee -a "$results"
 grep -m1 "runtime.cuda_graphs: training steps run eagerly" "$log" | tee -a "$results"
 variant graphs-sync 2 PKD_PROFILE_SYNC=1 --set runtime.cuda_graphs=true
+# Split steps, as with several GPUs: forward and backward, a real NCCL sum (one rank), the update.
+variant_launch=(mpi -np 1)
+variant graphs-nccl 2 TORCH_SHOW_CPP_STACKTRACES=1 --backend nccl --set runtime.cuda_graphs=true
+variant_launch=()
 variant sync 1 PKD_PROFILE_SYNC=1
 variant fp32 1 PKD_NONE=1 --precision float32
 check "seed loop: HF BertForSequenceClassification eager, online teacher, padded 128, bf16" 240 \
@@ -243,11 +251,14 @@ def epochs(p):
     try: return [m for m in map(json.loads, open(p)) if m.get("kind") == "epoch"]
     except Exception: return []
 graphs = epochs(f"{bench}/distill-graphs/metrics.jsonl")
+split = epochs(f"{bench}/distill-graphs-nccl/metrics.jsonl")
 runs = [("eager, epoch 1 (incl. warm-up and reading the features)", pkd)]
 if graphs:
     runs.append(("CUDA graphs, epoch 1 (incl. warm-up, captures and reading the features)", graphs[0]))
 if len(graphs) > 1:
     runs.append(("CUDA graphs, epoch 2 (steady state, as the seed loop's timed steps)", graphs[1]))
+if len(split) > 1:
+    runs.append(("CUDA graphs split around a 1-rank NCCL sum, epoch 2 (steady state)", split[1]))
 for name, run in runs:
     if run and seed:
         r = run["examples_per_s"] / seed["examples_per_s"]
@@ -320,6 +331,14 @@ check "finetune 30 steps: CUDA graphs (float32)" 90 \
 check "CUDA graphs equal eager steps (1e-4: padding to 16 tokens changes rounding)" 30 \
   losses "$work/graphs1.log" "$work/none1.log" 1e-4
 tail -40 "$work/graphs1.log" >>"$log" 2>/dev/null  # what a failed capture said comes back
+# Split steps (two graphs around the gradient sum, as with several ranks) with one rank's real
+# NCCL sum: the same arithmetic as one graph per step.
+check "finetune 30 steps: CUDA graphs split around a 1-rank nccl sum (float32)" 90 \
+  step_run graphsnccl1 "$work/graphsnccl1.log" mpi -np 1 env TORCH_SHOW_CPP_STACKTRACES=1 "$pkd" \
+  finetune "${tiny[@]}" --backend nccl --set runtime.cuda_graphs=true
+check "split CUDA graphs (1-rank nccl) equal one graph per step (losses and model 1e-6)" 30 \
+  losses "$work/graphsnccl1.log" "$work/graphs1.log" 1e-6 1e-6
+tail -40 "$work/graphsnccl1.log" >>"$log" 2>/dev/null
 start=$(date +%s.%N)
 if timeout 90 mpirun --allow-run-as-root --oversubscribe -np 2 "$pkd" finetune "${tiny[@]}" --backend nccl --output-dir "$work/nccl2" \
   --max-steps 5 >"$work/nccl2.log" 2>&1; then
@@ -339,6 +358,12 @@ check "finetune 30 steps: 2 ranks on 1 GPU, mpi host-staged" 120 \
   step_run mpi2 "$work/mpi2.log" mpi -np 2 "$pkd" finetune "${tiny[@]}" --backend mpi
 check "2 ranks host-staged equal 1 rank (losses 1e-4, model 1e-4)" 30 \
   losses "$work/mpi2.log" "$work/none1.log" 1e-4 1e-4
+check "finetune 30 steps: CUDA graphs, 2 ranks on 1 GPU, mpi host-staged (split steps)" 120 \
+  step_run graphsmpi2 "$work/graphsmpi2.log" mpi -np 2 "$pkd" finetune "${tiny[@]}" --backend mpi \
+  --set runtime.cuda_graphs=true
+check "split CUDA graphs on 2 ranks equal eager steps on 2 ranks (losses 1e-4, model 1e-4)" 30 \
+  losses "$work/graphsmpi2.log" "$work/mpi2.log" 1e-4 1e-4
+tail -20 "$work/graphsmpi2.log" >>"$log" 2>/dev/null
 check "finetune 30 steps on the CPU (float32)" 120 \
   step_run cpu1 "$work/cpu1.log" "$pkd" finetune "${tiny[@]}" --device cpu --intra-op-threads "$jobs"
 check "float32: GPU steps equal CPU steps (losses 1e-3, model 1e-4)" 30 \
@@ -404,7 +429,7 @@ tail -3 "$log" | grep -i "verdict\|max" | tee -a "$results"
 
 cp "$bench/distill/metrics.jsonl" "$out/distill_metrics.jsonl" 2>/dev/null
 cp "$bench/seed.json" "$out/seed.json" 2>/dev/null
-for v in graphs graphs-sync; do
+for v in graphs graphs-sync graphs-nccl; do
   cp "$bench/distill-$v/metrics.jsonl" "$out/${v}_metrics.jsonl" 2>/dev/null
 done
 note "total $(($(date +%s) - t0)) s, $failures failed"

@@ -36,9 +36,9 @@ struct RuntimeConfig {
             "docs/reliability.md)");
     v.field("cuda_graphs", cuda_graphs,
             "replay each training step as a CUDA graph, one per padded length (a multiple of "
-            "16 tokens): CUDA, one rank, float32 or bfloat16, no gradient accumulation; "
-            "otherwise steps run eagerly with a notice (7.3x the seed loop on an H200 against "
-            "1.3-1.5x eager: docs/cluster.md)");
+            "16 tokens); with several ranks two graphs around the gradient sum. CUDA, float32 "
+            "or bfloat16, no gradient accumulation; otherwise steps run eagerly with a notice "
+            "(one rank: 7.3x the seed loop on an H200 against 1.3-1.5x eager: docs/cluster.md)");
   }
   // runtime.verify, parsed (a UsageError naming the key when unknown).
   shards::Verification verification() const;

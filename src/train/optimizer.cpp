@@ -94,7 +94,7 @@ void FusedAdamW::cuda_step(const Lr& lr, const torch::Tensor& grad_scale) {
                       config_.adam_beta2, decay ? config_.weight_decay : 0.0, config_.adam_epsilon,
                       /*amsgrad=*/false, /*maximize=*/false, divisor, /*found_inf=*/{});
   }
-  for (auto& param : params_) param.mutable_grad() = torch::Tensor();
+  for (auto& param : params_) release_gradient(param);
 #else
   fail("internal: the fused CUDA AdamW needs LibTorch >= 2.1");
 #endif
@@ -152,7 +152,7 @@ void FusedAdamW::step(double lr, double grad_scale) {
       exp_avg_sq_[i].mul_(b2).addcmul_(g, g, 1 - b2);
       p.addcdiv_(exp_avg_[i], (exp_avg_sq_[i].sqrt() / bias_correction2_sqrt).add_(eps),
                  -lr / bias_correction1);
-      p.mutable_grad() = torch::Tensor();
+      release_gradient(p);
       continue;
     }
     scalars.decay = static_cast<float>(decay);
@@ -165,7 +165,7 @@ void FusedAdamW::step(double lr, double grad_scale) {
     });
     // Released, not zeroed (PyTorch's zero_grad(set_to_none=True)): the next backward hands its
     // gradient over instead of adding it to zeros, which saves two passes over every parameter.
-    p.mutable_grad() = torch::Tensor();
+    release_gradient(p);
   }
 }
 

@@ -28,7 +28,8 @@ class FusedAdamW {
              const torch::nn::Module* objective = nullptr);
 
   // One update with learning rate `lr`, the gradients first multiplied by `grad_scale` (global
-  // norm clipping); gradients are released (undefined) afterwards. Gradients must be defined.
+  // norm clipping); gradients are released (undefined) afterwards, unless keep_gradients.
+  // Gradients must be defined.
   void step(double lr, double grad_scale = 1.0);
   // The same with the multiplier a 0-dim float32 tensor on the parameters' device, so that a GPU
   // step needs no host synchronisation. On CUDA (LibTorch >= 2.1) this is LibTorch's
@@ -42,6 +43,10 @@ class FusedAdamW {
   void step(const torch::Tensor& lr, const torch::Tensor& grad_scale);
   // A step replayed from a CUDA graph: the device ran it, the host counts it.
   void count_replayed_step() { ++steps_; }
+  // Whether steps keep the gradients (their values stay, for the next backward to be zeroed and
+  // accumulated into) instead of releasing them. CUDA graphs split around a gradient sum need
+  // gradients at fixed addresses (train/step_graphs.h).
+  void keep_gradients(bool keep) { keep_gradients_ = keep; }
   std::int64_t steps() const { return steps_; }
   void set_steps(std::int64_t steps) {  // resuming: bias corrections follow it
     steps_ = steps;
@@ -60,10 +65,14 @@ class FusedAdamW {
   std::vector<torch::Tensor> params_, exp_avg_, exp_avg_sq_;
   std::vector<bool> decay_;
   std::int64_t steps_ = 0;
+  bool keep_gradients_ = false;
   std::vector<torch::Tensor> device_steps_;  // the fused CUDA kernel's float32 step counters
   // LibTorch's fused CUDA kernel; Lr: double or a device tensor.
   template <class Lr>
   void cuda_step(const Lr& lr, const torch::Tensor& grad_scale);
+  void release_gradient(torch::Tensor& param) const {
+    if (!keep_gradients_) param.mutable_grad() = torch::Tensor();
+  }
 };
 
 // The factor that clips the global L2 norm of `params`' gradients to `max_norm` (1 when it is

@@ -68,20 +68,32 @@ StepRunner::StepRunner(const OptimizerConfig& optimizer, const model::Runtime& r
   if (const auto extra = objective.trainable())
     for (const auto& p : extra->parameters()) params_.push_back(p);
   if (comm.size() > 1) sparse_.emplace(model->token_indexed_weight());
-  if (reducer.overlaps_backward(runtime.device()))
-    overlap_ = std::make_unique<parallel::OverlappedGradientSum>(reducer, comm, params_,
-                                                                 sparse_ ? &*sparse_ : nullptr);
   if (runtime.config().cuda_graphs) {
     std::string why = cuda_graphs_unavailable();
-    if (why.empty() && !reducer.idle()) why = "the gradients are summed over ranks";
     if (why.empty() && scaler_.active())
       why = "float16 decides on the host whether each step is taken";
     if (why.empty() && micro_batches > 1) why = "steps have several micro-batches";
-    if (why.empty())
+    if (why.empty()) {
       graphs_.emplace(runtime.device(), model->config().max_position_embeddings);
-    else
+      if (!reducer.idle()) {
+        // Split steps (step_graphs.h): gradients at fixed addresses, allocated outside any graph.
+        split_graphs_ = true;
+        optimizer_.keep_gradients(true);
+        torch::NoGradGuard no_grad;
+        for (auto& p : params_)
+          if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+        log_info(
+            "runtime.cuda_graphs: gradients summed over ranks between two graphs per step "
+            "(forward and backward, then clipping and AdamW)");
+      }
+    } else {
       log_warn("runtime.cuda_graphs: training steps run eagerly: ", why);
+    }
   }
+  // Not with graphs: the hooks would run collectives inside a capture.
+  if (!graphs_ && reducer.overlaps_backward(runtime.device()))
+    overlap_ = std::make_unique<parallel::OverlappedGradientSum>(reducer, comm, params_,
+                                                                 sparse_ ? &*sparse_ : nullptr);
 }
 
 StepLoss StepRunner::step(std::int64_t step, std::int64_t global_examples,
@@ -91,6 +103,8 @@ StepLoss StepRunner::step(std::int64_t step, std::int64_t global_examples,
   m_->train();
   if (const auto extra = objective_.trainable()) extra->train();
   const auto global_n = static_cast<double>(global_examples);
+  if (split_graphs_ && micro_batches == 1)
+    return split_graph_step(global_examples, micro_batch, lr, profile);
   if (graphs_ && micro_batches == 1) {
     profile.end(StepProfile::kSetup);
     std::optional<data::Batch> b = micro_batch(0);
@@ -107,6 +121,7 @@ StepLoss StepRunner::step(std::int64_t step, std::int64_t global_examples,
     return {out.sums, global_examples};
   }
   torch::Tensor sums = zero_sums();
+  if (split_graphs_) zero_gradients();  // kept from the last step
   profile.end(StepProfile::kSetup);
   if (sparse_) sparse_->clear();
   for (std::size_t j = 0; j < micro_batches; ++j) {
@@ -135,6 +150,51 @@ StepLoss StepRunner::step(std::int64_t step, std::int64_t global_examples,
   update(lr, step);
   profile.end(StepProfile::kOptimizer);
   return {sums, global_examples};
+}
+
+// Split CUDA graphs (step_graphs.h): forward and backward replayed per bucket, the gradient sum
+// over ranks eager, then clipping and AdamW replayed. A rank without examples in the step adds
+// zeros to the sum and takes the same update as the others.
+StepLoss StepRunner::split_graph_step(std::int64_t global_examples,
+                                      const MicroBatchSource& micro_batch, double lr,
+                                      StepProfile& profile) {
+  const auto global_n = static_cast<double>(global_examples);
+  profile.end(StepProfile::kSetup);
+  std::optional<data::Batch> b = micro_batch(0);
+  if (sparse_) {
+    sparse_->clear();
+    if (b) sparse_->mark(b->input_ids);
+  }
+  profile.end(StepProfile::kBatch);
+  torch::Tensor sums;
+  if (b) {
+    sums = graphs_->forward(*b, [&](const data::Batch& in) {
+      zero_gradients();
+      torch::Tensor s = zero_sums();
+      forward_backward(in, global_n, s);
+      return s;
+    });
+  } else {
+    zero_gradients();
+    sums = zero_sums();
+  }
+  profile.end(StepProfile::kForwardBackward);
+  reducer_.sum_gradients(params_, sparse_ ? &*sparse_ : nullptr, {sums});
+  profile.end(StepProfile::kAllReduce);
+  const bool replayed_only = graphs_->update(lr, [&](const torch::Tensor& rate) {
+    optimizer_.step(rate, clip_scale(params_, oc_.max_grad_norm, 1.0).multiplier);
+  });
+  if (replayed_only) optimizer_.count_replayed_step();
+  profile.end(StepProfile::kOptimizer);
+  return {sums, global_examples};
+}
+
+void StepRunner::zero_gradients() {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> grads;
+  grads.reserve(params_.size());
+  for (auto& p : params_) grads.push_back(p.mutable_grad());
+  at::_foreach_zero_(grads);
 }
 
 torch::Tensor StepRunner::zero_sums() const {

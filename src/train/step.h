@@ -5,8 +5,8 @@
 // sum gradients over ranks (the token-indexed embedding row by row; with parallel.overlap during
 // the last backward where the backend can, parallel/overlapped_sum.h), clip, unscale (float16)
 // and step AdamW; or, with runtime.cuda_graphs where a step allows it, the whole step replayed
-// as a CUDA graph (step_graphs.h). TrainingRun (training_run.h) feeds it batches from the
-// shards; tests feed it batches built in memory.
+// as a CUDA graph, or two graphs around the gradient sum over ranks (step_graphs.h). TrainingRun
+// (training_run.h) feeds it batches from the shards; tests feed it batches built in memory.
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -84,6 +84,9 @@ class StepRunner {
   const std::vector<torch::Tensor>& parameters() const { return params_; }
 
  private:
+  StepLoss split_graph_step(std::int64_t global_examples, const MicroBatchSource& micro_batch,
+                            double lr, StepProfile& profile);
+  void zero_gradients();  // split graphs' kept gradients
   torch::Tensor zero_sums() const;
   void to_device(data::Batch& b) const;
   // One micro-batch's forward under the runtime's autocast and its backward; adds its loss sums.
@@ -106,6 +109,7 @@ class StepRunner {
   FusedAdamW optimizer_;
   LossScaler scaler_;                 // float16 only
   std::optional<StepGraphs> graphs_;  // runtime.cuda_graphs, where a step can be a graph
+  bool split_graphs_ = false;         // graphs_ with a gradient sum between two graphs
 };
 
 }  // namespace pkd::train

@@ -5,6 +5,7 @@
 #include "train/step_graphs.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -35,13 +36,19 @@ std::string cuda_graphs_unavailable() {
 
 namespace {
 
-// One bucket: its fixed inputs and learning rate, and once captured, its graph and loss sums.
+// One body run eagerly kWarmupSteps times, then captured, then only replayed.
+struct Graphed {
+  int eager_steps = 0;
+  std::unique_ptr<at::cuda::CUDAGraph> graph;
+};
+
+// One bucket: its fixed inputs and learning rate, its graph and loss sums (written by each
+// replay, allocated in the graphs' pool once captured).
 struct Bucket {
   data::Batch inputs;
   torch::Tensor lr;
-  int eager_steps = 0;
-  std::unique_ptr<at::cuda::CUDAGraph> graph;
-  torch::Tensor sums;  // written by each replay (allocated in the graphs' pool)
+  Graphed step;
+  torch::Tensor sums;
 };
 
 // Autocast caches weight casts between ops of a forward; a cast cached during a capture would
@@ -71,8 +78,66 @@ struct StepGraphs::Impl {
   decltype(at::cuda::graph_pool_handle()) pool;
   // By (padded length, batch size).
   std::map<std::tuple<std::int64_t, std::int64_t>, Bucket> buckets;
+  Graphed update;  // split steps' second half
+  torch::Tensor update_lr;
   std::int64_t captured = 0;
   at::cuda::CUDAEvent queued, done;  // the step after the caller's work, the caller's after it
+  std::optional<c10::cuda::CUDAStream> caller;
+
+  // The bucket of `batch`, holding a padded copy of it.
+  Bucket& bucket(const data::Batch& batch) {
+    const std::int64_t length = graph_length(batch.input_ids.size(1), max_length);
+    Bucket& b = buckets[{length, batch.input_ids.size(0)}];
+    if (!b.inputs.input_ids.defined()) {
+      b.inputs = data::padded_like(batch, length, device);
+      b.lr = torch::empty({}, torch::TensorOptions(torch::kFloat).device(device));
+    }
+    data::copy_padded(batch, b.inputs);
+    return b;
+  }
+
+  // The graph stream starts after the work the caller queued; leave() the reverse.
+  void enter() {
+    caller = c10::cuda::getCurrentCUDAStream(device.index());
+    queued.record(*caller);
+    queued.block(stream);
+  }
+  void leave() {
+    done.record(stream);
+    done.block(*caller);
+  }
+
+  // Runs `body` eagerly, or captures it, or replays its graph (on the graph stream, current).
+  // Returns whether only the replay ran.
+  bool run(Graphed& g, const std::function<void()>& body,
+           const std::function<std::string()>& what) {
+    if (g.eager_steps < kWarmupSteps) {
+      ++g.eager_steps;
+      body();
+      return false;
+    }
+    const bool replayed_only = g.graph != nullptr;
+    if (!g.graph) {
+      // Capture records kernels without running them: this step runs by the replay below. The
+      // dropout generator's offset is not advanced by the capture, so the replay draws this
+      // step's masks.
+      stream.synchronize();
+      g.graph = std::make_unique<at::cuda::CUDAGraph>();
+      NoAutocastCache no_cache;
+#if PKD_TORCH_AT_LEAST(2, 1)
+      // Thread-local: the loader thread may pin host memory meanwhile (step_batches.h).
+      g.graph->capture_begin(pool, cudaStreamCaptureModeThreadLocal);
+#else
+      g.graph->capture_begin(pool);
+#endif
+      body();
+      g.graph->capture_end();
+      ++captured;
+      log_info("runtime.cuda_graphs: captured ", what(), " (", captured, " graphs)");
+    }
+    g.graph->replay();
+    return replayed_only;
+  }
 };
 
 StepGraphs::StepGraphs(torch::Device device, std::int64_t max_length)
@@ -86,57 +151,65 @@ std::int64_t StepGraphs::captured() const {
   return impl_->captured;
 }
 
+namespace {
+
+std::string batches_of(const Bucket& b) {
+  return std::to_string(b.inputs.input_ids.size(0)) + " x " +
+         std::to_string(b.inputs.input_ids.size(1)) + " tokens";
+}
+
+}  // namespace
+
 StepGraphs::Result StepGraphs::run(const data::Batch& batch, double lr, const Body& body) {
   Impl& g = *impl_;
-  const std::int64_t length = graph_length(batch.input_ids.size(1), g.max_length);
-  Bucket& b = g.buckets[{length, batch.input_ids.size(0)}];
-  const c10::cuda::CUDAStream caller = c10::cuda::getCurrentCUDAStream(g.device.index());
-  g.queued.record(caller);
-  g.queued.block(g.stream);  // the graph stream starts after the work queued before this step
+  g.enter();
   Result result{};
+  {
+    c10::cuda::CUDAStreamGuard on_graph_stream(g.stream);
+    Bucket& b = g.bucket(batch);
+    b.lr.fill_(lr);
+    result.replayed_only = g.run(
+        b.step, [&] { b.sums = body(b.inputs, b.lr); },
+        [&] { return "the step for batches of " + batches_of(b); });
+    result.sums = b.sums;
+  }
+  g.leave();
+  // Copied on the caller's stream, after the step: the next replay overwrites b.sums.
+  result.sums = result.sums.clone();
+  return result;
+}
+
+torch::Tensor StepGraphs::forward(const data::Batch& batch, const Forward& body) {
+  Impl& g = *impl_;
+  g.enter();
   torch::Tensor sums;
   {
     c10::cuda::CUDAStreamGuard on_graph_stream(g.stream);
-    if (!b.inputs.input_ids.defined()) {
-      b.inputs = data::padded_like(batch, length, g.device);
-      b.lr = torch::empty({}, torch::TensorOptions(torch::kFloat).device(g.device));
-    }
-    data::copy_padded(batch, b.inputs);
-    b.lr.fill_(lr);
-    if (b.eager_steps < kWarmupSteps) {
-      ++b.eager_steps;
-      sums = body(b.inputs, b.lr);
-    } else {
-      if (!b.graph) {
-        // Capture records kernels without running them: this step runs by the replay below.
-        // The dropout generator's offset is not advanced by the capture, so the replay draws
-        // this step's masks.
-        g.stream.synchronize();
-        b.graph = std::make_unique<at::cuda::CUDAGraph>();
-        NoAutocastCache no_cache;
-#if PKD_TORCH_AT_LEAST(2, 1)
-        // Thread-local: the loader thread may pin host memory meanwhile (step_batches.h).
-        b.graph->capture_begin(g.pool, cudaStreamCaptureModeThreadLocal);
-#else
-        b.graph->capture_begin(g.pool);
-#endif
-        b.sums = body(b.inputs, b.lr);
-        b.graph->capture_end();
-        ++g.captured;
-        log_info("runtime.cuda_graphs: captured the step for batches of ", batch.input_ids.size(0),
-                 " x ", length, " tokens (", g.captured, " graphs)");
-      } else {
-        result.replayed_only = true;
-      }
-      b.graph->replay();
-      sums = b.sums;
-    }
+    Bucket& b = g.bucket(batch);
+    g.run(
+        b.step, [&] { b.sums = body(b.inputs); },
+        [&] { return "forward and backward for batches of " + batches_of(b); });
+    sums = b.sums;
   }
-  g.done.record(g.stream);
-  g.done.block(caller);
-  // Copied on the caller's stream, after the step: the next replay overwrites b.sums.
-  result.sums = sums.clone();
-  return result;
+  g.leave();
+  return sums.clone();
+}
+
+bool StepGraphs::update(double lr, const Update& body) {
+  Impl& g = *impl_;
+  g.enter();
+  bool replayed_only = false;
+  {
+    c10::cuda::CUDAStreamGuard on_graph_stream(g.stream);
+    if (!g.update_lr.defined())
+      g.update_lr = torch::empty({}, torch::TensorOptions(torch::kFloat).device(g.device));
+    g.update_lr.fill_(lr);
+    replayed_only = g.run(
+        g.update, [&] { body(g.update_lr); },
+        [] { return std::string("the update (clipping, AdamW)"); });
+  }
+  g.leave();
+  return replayed_only;
 }
 
 #else  // no CUDA LibTorch
@@ -158,6 +231,14 @@ std::int64_t StepGraphs::captured() const {
 }
 
 StepGraphs::Result StepGraphs::run(const data::Batch&, double, const Body&) {
+  fail("internal: ", cuda_graphs_unavailable());
+}
+
+torch::Tensor StepGraphs::forward(const data::Batch&, const Forward&) {
+  fail("internal: ", cuda_graphs_unavailable());
+}
+
+bool StepGraphs::update(double, const Update&) {
   fail("internal: ", cuda_graphs_unavailable());
 }
 

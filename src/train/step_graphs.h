@@ -14,9 +14,16 @@
 // draws the same masks as an eager step: replay takes the generator's seed and offset as they
 // are after the step's manual_seed.
 //
-// Only where nothing in a step needs the host: one rank (no gradient sums), float32 or bfloat16
-// (float16's overflow check decides on the host whether a step is taken), one micro-batch per
-// step. StepRunner decides (step.h) and otherwise runs steps eagerly.
+// With several ranks (or an explicit NCCL backend on one) the gradients are summed between
+// backward and the update, outside any graph (collectives and their host-side checks stay
+// eager): a step is then two graphs, forward() per bucket (zero the gradients, forward,
+// backward) and one update() (clipping, AdamW), with the reducer's sum between them. Its
+// gradients are allocated once, before any capture, and kept (FusedAdamW::keep_gradients), so
+// that every bucket's backward accumulates into, and the update reads, the same memory.
+//
+// Only where nothing in a step needs the host: float32 or bfloat16 (float16's overflow check
+// decides on the host whether a step is taken), one micro-batch per step. StepRunner decides
+// (step.h) and otherwise runs steps eagerly.
 #include <torch/types.h>
 
 #include <cstdint>
@@ -61,6 +68,17 @@ class StepGraphs {
   // One step on `batch` (CPU, page-locked) at learning rate `lr`, after the caller seeded
   // dropout. Waits for the work queued before it; the work queued after it waits for the step.
   Result run(const data::Batch& batch, double lr, const Body& body);
+
+  // Split steps (see above). The first half on fixed device inputs: zeroes the gradients and
+  // returns its loss sums, runs forward and backward; nothing in it may read device values on
+  // the host. Returns a copy of the sums, ordered like run().
+  using Forward = std::function<torch::Tensor(const data::Batch& inputs)>;
+  torch::Tensor forward(const data::Batch& batch, const Forward& body);
+  // The second half: clips and steps the optimizer at learning rate `lr` (a 0-dim float32 device
+  // tensor). One graph for every bucket. Returns whether only the replay ran (the optimizer
+  // counts the step), ordered like run().
+  using Update = std::function<void(const torch::Tensor& lr)>;
+  bool update(double lr, const Update& body);
 
   std::int64_t captured() const;  // graphs captured so far
 

@@ -242,6 +242,60 @@ TEST(ClipScale, EqualsClipFactorAndUnscales) {
   EXPECT_FALSE(std::isfinite(clip_scale(a->parameters(), 5.0, 1.0).norm.item<double>()));
 }
 
+// keep_gradients, as split CUDA graphs use it (train/step_graphs.h): the gradients stay at their
+// addresses, each backward accumulates into them once they are zeroed, and the steps equal those
+// of an optimizer that releases its gradients, exactly (0 + g == g).
+void kept_gradients_stay_in_place(torch::Device device) {
+  torch::manual_seed(4);
+  auto kept_model = std::make_shared<Tiny>(), released_model = std::make_shared<Tiny>();
+  {
+    torch::NoGradGuard no_grad;
+    auto pk = kept_model->parameters(), pr = released_model->parameters();
+    for (std::size_t i = 0; i < pk.size(); ++i) pr[i].copy_(pk[i]);
+  }
+  kept_model->to(device);
+  released_model->to(device);
+  OptimizerConfig c;
+  c.learning_rate = 1e-2;
+  c.weight_decay = 0.1;
+  FusedAdamW kept(*kept_model, c), released(*released_model, c);
+  kept.keep_gradients(true);
+  std::vector<torch::Tensor> grads;
+  std::vector<const void*> addresses;
+  for (auto& p : kept_model->parameters()) {
+    p.mutable_grad() = torch::zeros_like(p);
+    grads.push_back(p.grad());
+    addresses.push_back(p.grad().data_ptr());
+  }
+  for (int step = 0; step < 4; ++step) {
+    const auto x = torch::randn({8, 40}).to(device);
+    {
+      torch::NoGradGuard no_grad;
+      at::_foreach_zero_(grads);
+    }
+    kept_model->forward(x).backward();
+    released_model->forward(x).backward();
+    auto pk = kept_model->parameters(), pr = released_model->parameters();
+    for (std::size_t i = 0; i < pk.size(); ++i) {
+      EXPECT_EQ(pk[i].grad().data_ptr(), addresses[i]) << "parameter " << i << ", step " << step;
+      EXPECT_TRUE(torch::equal(pk[i].grad(), pr[i].grad())) << "parameter " << i;
+    }
+    kept.step(c.learning_rate, clip_scale(pk, 5.0, 1.0).multiplier);
+    released.step(c.learning_rate, clip_scale(pr, 5.0, 1.0).multiplier);
+    for (std::size_t i = 0; i < pk.size(); ++i) {
+      EXPECT_TRUE(pk[i].grad().defined());
+      EXPECT_FALSE(pr[i].grad().defined());
+    }
+  }
+  auto pk = kept_model->parameters(), pr = released_model->parameters();
+  for (std::size_t i = 0; i < pk.size(); ++i)
+    EXPECT_TRUE(torch::equal(pk[i], pr[i])) << "parameter " << i;
+}
+
+TEST(FusedAdamW, KeptGradientsStayInPlaceAndStepAsReleasedOnes) {
+  kept_gradients_stay_in_place(torch::kCPU);
+}
+
 // On a GPU (skipped elsewhere): the multi-tensor fused CUDA AdamW equals the CPU kernel within
 // float32 rounding after several clipped steps with both weight decay groups. Both get the same
 // gradients (computed on the CPU): this model's loss has near-zero gradients in dense.*, whose
@@ -276,6 +330,12 @@ TEST(FusedAdamWCuda, MatchesTheCpuKernel) {
   EXPECT_EQ(on_gpu.steps(), 6);
   EXPECT_TRUE(torch::allclose(on_gpu.state().at("exp_avg.dense.weight").cpu(),
                               on_cpu.state().at("exp_avg.dense.weight"), 1e-4, 1e-6));
+}
+
+// On a GPU (skipped elsewhere): the same through the multi-tensor fused CUDA AdamW.
+TEST(FusedAdamWCuda, KeptGradientsStayInPlaceAndStepAsReleasedOnes) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU";
+  kept_gradients_stay_in_place(torch::kCUDA);
 }
 
 }  // namespace
