@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <string>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -130,8 +131,21 @@ struct StepGraphs::Impl {
 #else
       g.graph->capture_begin(pool);
 #endif
-      body();
-      g.graph->capture_end();
+      try {
+        body();
+        g.graph->capture_end();
+      } catch (const std::exception& e) {
+        // An operation that cannot be captured (one that waits for the GPU or reads a device
+        // value on the host): say which capture and how to go on, rather than torch's message
+        // alone. The job ends here; the capture is ended first so that the stream is usable.
+        const std::string cause = e.what();
+        try {
+          g.graph->capture_end();
+        } catch (const std::exception&) {  // an invalidated capture: nothing more to end
+        }
+        fail("runtime.cuda_graphs: capturing ", what(), " failed: ", cause.substr(0, 2000),
+             " (run with runtime.cuda_graphs = false to train with eager steps)");
+      }
       ++captured;
       log_info("runtime.cuda_graphs: captured ", what(), " (", captured, " graphs)");
     }
