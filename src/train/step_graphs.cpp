@@ -5,7 +5,6 @@
 #include "train/step_graphs.h"
 
 #include <algorithm>
-#include <optional>
 #include <string>
 
 #include "core/error.h"
@@ -43,8 +42,8 @@ struct Graphed {
   std::unique_ptr<at::cuda::CUDAGraph> graph;
 };
 
-// One bucket: its fixed inputs and learning rate, its graph and loss sums (written by each
-// replay, allocated in the graphs' pool once captured).
+// One bucket: its fixed inputs, its learning rate (whole steps only), its graph and loss sums
+// (written by each replay, allocated in the graphs' pool once captured).
 struct Bucket {
   data::Batch inputs;
   torch::Tensor lr;
@@ -83,29 +82,27 @@ struct StepGraphs::Impl {
   torch::Tensor update_lr;
   std::int64_t captured = 0;
   at::cuda::CUDAEvent queued, done;  // the step after the caller's work, the caller's after it
-  std::optional<c10::cuda::CUDAStream> caller;
 
   // The bucket of `batch`, holding a padded copy of it.
   Bucket& bucket(const data::Batch& batch) {
     const std::int64_t length = graph_length(batch.input_ids.size(1), max_length);
     Bucket& b = buckets[{length, batch.input_ids.size(0)}];
-    if (!b.inputs.input_ids.defined()) {
-      b.inputs = data::padded_like(batch, length, device);
-      b.lr = torch::empty({}, torch::TensorOptions(torch::kFloat).device(device));
-    }
+    if (!b.inputs.input_ids.defined()) b.inputs = data::padded_like(batch, length, device);
     data::copy_padded(batch, b.inputs);
     return b;
   }
 
-  // The graph stream starts after the work the caller queued; leave() the reverse.
-  void enter() {
-    caller = c10::cuda::getCurrentCUDAStream(device.index());
-    queued.record(*caller);
+  // The graph stream starts after the work the caller queued; returns the caller's stream, for
+  // leave() to make the caller's later work wait for the graph stream's.
+  c10::cuda::CUDAStream enter() {
+    const c10::cuda::CUDAStream caller = c10::cuda::getCurrentCUDAStream(device.index());
+    queued.record(caller);
     queued.block(stream);
+    return caller;
   }
-  void leave() {
+  void leave(const c10::cuda::CUDAStream& caller) {
     done.record(stream);
-    done.block(*caller);
+    done.block(caller);
   }
 
   // Runs `body` eagerly, or captures it, or replays its graph (on the graph stream, current).
@@ -176,18 +173,20 @@ std::string batches_of(const Bucket& b) {
 
 StepGraphs::Result StepGraphs::run(const data::Batch& batch, double lr, const Body& body) {
   Impl& g = *impl_;
-  g.enter();
+  const c10::cuda::CUDAStream caller = g.enter();
   Result result{};
   {
     c10::cuda::CUDAStreamGuard on_graph_stream(g.stream);
     Bucket& b = g.bucket(batch);
+    if (!b.lr.defined())
+      b.lr = torch::empty({}, torch::TensorOptions(torch::kFloat).device(g.device));
     b.lr.fill_(lr);
     result.replayed_only = g.run(
         b.step, [&] { b.sums = body(b.inputs, b.lr); },
         [&] { return "the step for batches of " + batches_of(b); });
     result.sums = b.sums;
   }
-  g.leave();
+  g.leave(caller);
   // Copied on the caller's stream, after the step: the next replay overwrites b.sums.
   result.sums = result.sums.clone();
   return result;
@@ -195,7 +194,7 @@ StepGraphs::Result StepGraphs::run(const data::Batch& batch, double lr, const Bo
 
 torch::Tensor StepGraphs::forward(const data::Batch& batch, const Forward& body) {
   Impl& g = *impl_;
-  g.enter();
+  const c10::cuda::CUDAStream caller = g.enter();
   torch::Tensor sums;
   {
     c10::cuda::CUDAStreamGuard on_graph_stream(g.stream);
@@ -205,13 +204,13 @@ torch::Tensor StepGraphs::forward(const data::Batch& batch, const Forward& body)
         [&] { return "forward and backward for batches of " + batches_of(b); });
     sums = b.sums;
   }
-  g.leave();
+  g.leave(caller);
   return sums.clone();
 }
 
 bool StepGraphs::update(double lr, const Update& body) {
   Impl& g = *impl_;
-  g.enter();
+  const c10::cuda::CUDAStream caller = g.enter();
   bool replayed_only = false;
   {
     c10::cuda::CUDAStreamGuard on_graph_stream(g.stream);
@@ -222,7 +221,7 @@ bool StepGraphs::update(double lr, const Update& body) {
         g.update, [&] { body(g.update_lr); },
         [] { return std::string("the update (clipping, AdamW)"); });
   }
-  g.leave();
+  g.leave(caller);
   return replayed_only;
 }
 

@@ -9,7 +9,7 @@
 #     compile with PKD_WITH_GLOO=0 and PKD_WITH_NCCL=0;
 #   - their objects reference no Gloo or NCCL symbol, so that they link without either.
 # A whole build of this kind (every target, `pkd --version` printing "gradient reducers: mpi",
-# the MPI tests passing) was checked by hand on 2026-11-30 (docs/cluster.md).
+# the MPI tests passing) was checked by hand on 2026-12-01 (docs/cluster.md).
 # Usage: without_gloo_nccl.sh SOURCE_DIR
 set -euo pipefail
 src=$1
