@@ -110,12 +110,13 @@ StepLoss StepRunner::step(std::int64_t step, std::int64_t global_examples,
     std::optional<data::Batch> b = micro_batch(0);
     if (!b) fail("internal: the only rank has no examples in step ", step + 1);
     profile.end(StepProfile::kBatch);
-    const auto out = graphs_->run(*b, lr, [&](const data::Batch& in, const torch::Tensor& rate) {
-      torch::Tensor sums = zero_sums();
-      forward_backward(in, global_n, sums);
-      optimizer_.step(rate, clip_scale(params_, oc_.max_grad_norm, 1.0).multiplier);
-      return sums;
-    });
+    const auto out = graphs_->run(
+        *b, global_examples, lr, [&](const data::Batch& in, const torch::Tensor& rate) {
+          torch::Tensor sums = zero_sums();
+          forward_backward(in, global_n, sums);
+          optimizer_.step(rate, clip_scale(params_, oc_.max_grad_norm, 1.0).multiplier);
+          return sums;
+        });
     if (out.replayed_only) optimizer_.count_replayed_step();
     profile.end(StepProfile::kForwardBackward);
     return {out.sums, global_examples};
@@ -168,7 +169,7 @@ StepLoss StepRunner::split_graph_step(std::int64_t global_examples,
   profile.end(StepProfile::kBatch);
   torch::Tensor sums;
   if (b) {
-    sums = graphs_->forward(*b, [&](const data::Batch& in) {
+    sums = graphs_->forward(*b, global_examples, [&](const data::Batch& in) {
       zero_gradients();
       torch::Tensor s = zero_sums();
       forward_backward(in, global_n, s);

@@ -76,17 +76,17 @@ struct StepGraphs::Impl {
   std::int64_t max_length;
   c10::cuda::CUDAStream stream;  // captures need a stream other than the default one
   decltype(at::cuda::graph_pool_handle()) pool;
-  // By (padded length, batch size).
-  std::map<std::tuple<std::int64_t, std::int64_t>, Bucket> buckets;
+  // By (padded length, batch size, the step's examples over every rank).
+  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, Bucket> buckets;
   Graphed update;  // split steps' second half
   torch::Tensor update_lr;
   std::int64_t captured = 0;
   at::cuda::CUDAEvent queued, done;  // the step after the caller's work, the caller's after it
 
-  // The bucket of `batch`, holding a padded copy of it.
-  Bucket& bucket(const data::Batch& batch) {
+  // The bucket of `batch` in a step of `global_examples`, holding a padded copy of it.
+  Bucket& bucket(const data::Batch& batch, std::int64_t global_examples) {
     const std::int64_t length = graph_length(batch.input_ids.size(1), max_length);
-    Bucket& b = buckets[{length, batch.input_ids.size(0)}];
+    Bucket& b = buckets[{length, batch.input_ids.size(0), global_examples}];
     if (!b.inputs.input_ids.defined()) b.inputs = data::padded_like(batch, length, device);
     data::copy_padded(batch, b.inputs);
     return b;
@@ -171,13 +171,14 @@ std::string batches_of(const Bucket& b) {
 
 }  // namespace
 
-StepGraphs::Result StepGraphs::run(const data::Batch& batch, double lr, const Body& body) {
+StepGraphs::Result StepGraphs::run(const data::Batch& batch, std::int64_t global_examples,
+                                   double lr, const Body& body) {
   Impl& g = *impl_;
   const c10::cuda::CUDAStream caller = g.enter();
   Result result{};
   {
     c10::cuda::CUDAStreamGuard on_graph_stream(g.stream);
-    Bucket& b = g.bucket(batch);
+    Bucket& b = g.bucket(batch, global_examples);
     if (!b.lr.defined())
       b.lr = torch::empty({}, torch::TensorOptions(torch::kFloat).device(g.device));
     b.lr.fill_(lr);
@@ -192,13 +193,14 @@ StepGraphs::Result StepGraphs::run(const data::Batch& batch, double lr, const Bo
   return result;
 }
 
-torch::Tensor StepGraphs::forward(const data::Batch& batch, const Forward& body) {
+torch::Tensor StepGraphs::forward(const data::Batch& batch, std::int64_t global_examples,
+                                  const Forward& body) {
   Impl& g = *impl_;
   const c10::cuda::CUDAStream caller = g.enter();
   torch::Tensor sums;
   {
     c10::cuda::CUDAStreamGuard on_graph_stream(g.stream);
-    Bucket& b = g.bucket(batch);
+    Bucket& b = g.bucket(batch, global_examples);
     g.run(
         b.step, [&] { b.sums = body(b.inputs); },
         [&] { return "forward and backward for batches of " + batches_of(b); });
@@ -243,11 +245,11 @@ std::int64_t StepGraphs::captured() const {
   return 0;
 }
 
-StepGraphs::Result StepGraphs::run(const data::Batch&, double, const Body&) {
+StepGraphs::Result StepGraphs::run(const data::Batch&, std::int64_t, double, const Body&) {
   fail("internal: ", cuda_graphs_unavailable());
 }
 
-torch::Tensor StepGraphs::forward(const data::Batch&, const Forward&) {
+torch::Tensor StepGraphs::forward(const data::Batch&, std::int64_t, const Forward&) {
   fail("internal: ", cuda_graphs_unavailable());
 }
 

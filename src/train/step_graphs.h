@@ -7,8 +7,11 @@
 // A graph replays fixed shapes and addresses, so each step's batch is padded to a bucket length
 // (the next multiple of kGraphLengthQuantum tokens; padding is masked: the same losses and
 // gradients up to float rounding, data::copy_padded) and copied into that bucket's fixed input
-// tensors; the learning rate is a device tensor refilled before each replay. Per bucket (and
-// batch size): the first kWarmupSteps steps run eagerly on the graph stream (lazy
+// tensors; the learning rate is a device tensor refilled before each replay. A bucket is keyed
+// by padded length, batch size and the step's examples over every rank: the body divides the
+// gradients by that count as a host constant, and with several ranks an epoch's last, smaller
+// global batch can give a rank as many examples as a full one (shares differ by at most one).
+// Per bucket: the first kWarmupSteps steps run eagerly on the graph stream (lazy
 // initialisation: cuBLAS workspaces, the optimizer's device step counters), the next is captured
 // and then replayed, every later one only replayed. All graphs share one memory pool. Dropout
 // draws the same masks as an eager step: replay takes the generator's seed and offset as they
@@ -65,15 +68,17 @@ class StepGraphs {
     torch::Tensor sums;  // the step's loss sums (a copy, on the current stream)
     bool replayed_only;  // the body did not run on the host (the optimizer counts the step)
   };
-  // One step on `batch` (CPU, page-locked) at learning rate `lr`, after the caller seeded
-  // dropout. Waits for the work queued before it; the work queued after it waits for the step.
-  Result run(const data::Batch& batch, double lr, const Body& body);
+  // One step on `batch` (CPU, page-locked) of a step of `global_examples` over every rank, at
+  // learning rate `lr`, after the caller seeded dropout. Waits for the work queued before it; the
+  // work queued after it waits for the step.
+  Result run(const data::Batch& batch, std::int64_t global_examples, double lr, const Body& body);
 
   // Split steps (see above). The first half on fixed device inputs: zeroes the gradients and
   // returns its loss sums, runs forward and backward; nothing in it may read device values on
   // the host. Returns a copy of the sums, ordered like run().
   using Forward = std::function<torch::Tensor(const data::Batch& inputs)>;
-  torch::Tensor forward(const data::Batch& batch, const Forward& body);
+  torch::Tensor forward(const data::Batch& batch, std::int64_t global_examples,
+                        const Forward& body);
   // The second half: clips and steps the optimizer at learning rate `lr` (a 0-dim float32 device
   // tensor). One graph for every bucket. Returns whether only the replay ran (the optimizer
   // counts the step), ordered like run().
