@@ -195,7 +195,19 @@ void FusedAdamW::load_state(const std::map<std::string, torch::Tensor>& state,
     exp_avg_sq_[i].copy_(get("exp_avg_sq." + names_[i], exp_avg_sq_[i]));
   }
   steps_ = static_cast<std::int64_t>(get("step", torch::zeros({1})).item<double>());
-  device_steps_.clear();
+  refill_device_steps();
+}
+
+void FusedAdamW::set_steps(std::int64_t steps) {
+  steps_ = steps;
+  refill_device_steps();
+}
+
+// The device counters follow the host's count in place: a captured CUDA graph holds their
+// addresses (train/step_graphs.h). Before the first CUDA step there are none; it makes them.
+void FusedAdamW::refill_device_steps() {
+  torch::NoGradGuard no_grad;
+  for (auto& s : device_steps_) s.fill_(static_cast<double>(steps_));
 }
 
 double clip_factor(const std::vector<torch::Tensor>& params, double max_norm) {

@@ -48,10 +48,7 @@ class FusedAdamW {
   // gradients at fixed addresses (train/step_graphs.h).
   void keep_gradients(bool keep) { keep_gradients_ = keep; }
   std::int64_t steps() const { return steps_; }
-  void set_steps(std::int64_t steps) {  // resuming: bias corrections follow it
-    steps_ = steps;
-    device_steps_.clear();
-  }
+  void set_steps(std::int64_t steps);  // resuming: bias corrections follow it
   const std::vector<torch::Tensor>& parameters() const { return params_; }
 
   // "exp_avg.<param>", "exp_avg_sq.<param>" and "step" (a float64 scalar): for checkpoints.
@@ -70,6 +67,7 @@ class FusedAdamW {
   // LibTorch's fused CUDA kernel; Lr: double or a device tensor.
   template <class Lr>
   void cuda_step(const Lr& lr, const torch::Tensor& grad_scale);
+  void refill_device_steps();
   void release_gradient(torch::Tensor& param) const {
     if (!keep_gradients_) param.mutable_grad() = torch::Tensor();
   }

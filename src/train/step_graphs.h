@@ -13,9 +13,10 @@
 // global batch can give a rank as many examples as a full one (shares differ by at most one).
 // Per bucket: the first kWarmupSteps steps run eagerly on the graph stream (lazy
 // initialisation: cuBLAS workspaces, the optimizer's device step counters), the next is captured
-// and then replayed, every later one only replayed. All graphs share one memory pool. Dropout
-// draws the same masks as an eager step: replay takes the generator's seed and offset as they
-// are after the step's manual_seed.
+// and then replayed, every later one only replayed. All graphs share one memory pool. Dropout is
+// seeded as in an eager step: replay takes the generator's seed and offset as they are after the
+// step's manual_seed, so a run, resumed or not, draws the same masks as the same bucket's eager
+// warm-up would (not an unpadded eager step's: masks are drawn over the padded shape).
 //
 // With several ranks (or an explicit NCCL backend on one) the gradients are summed between
 // backward and the update, outside any graph (collectives and their host-side checks stay
