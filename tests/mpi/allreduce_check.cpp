@@ -1,5 +1,8 @@
 // Run under `mpirun -np N`: for each backend, tensors whose values depend on the rank are
-// averaged in buckets and compared with the exact mean; broadcast gives rank 0's values.
+// averaged in buckets and compared with the exact mean; broadcast gives rank 0's values. A
+// backend this build lacks (Gloo, NCCL: CMake's PKD_WITH_GLOO, PKD_WITH_NCCL) must instead be
+// refused by ReduceConfig::validate with a message that names it and what the build has
+// (tests/build/without_gloo_nccl.sh runs this in a build with neither).
 // Prints PASS/FAIL per check; exit code 1 on any failure (on any rank).
 #include <torch/torch.h>
 
@@ -9,13 +12,42 @@
 #include "mpi/comm.h"
 #include "parallel/gradient_reducer.h"
 
+namespace {
+
+// Whether validate() refuses `backend` with the message users see.
+bool refused(const char* backend) {
+  pkd::parallel::ReduceConfig config;
+  config.backend = backend;
+  try {
+    config.validate();
+  } catch (const std::exception& e) {
+    const std::string want = std::string("parallel.backend = \"") + backend +
+                             "\" but this build of pkd has no " + backend +
+                             " reducer (it has: " + pkd::parallel::built_backends() + ")";
+    if (std::string(e.what()).find(want) != std::string::npos) return true;
+    std::printf("unexpected message: %s\n", e.what());
+    return false;
+  }
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   auto& comm = pkd::mpi::Comm::init(&argc, &argv);
   bool ok = true;
+  if (!PKD_WITH_NCCL) {
+    const bool good = refused("nccl");
+    if (comm.is_root())
+      std::printf("%s: nccl refused by a build without it\n", good ? "PASS" : "FAIL");
+    ok = ok && good;
+  }
   for (const char* backend : {"gloo", "mpi"}) {
-    // A build without Gloo refuses the backend (ReduceConfig::validate); this check skips it.
     if (std::string(backend) == "gloo" && !PKD_WITH_GLOO) {
-      if (comm.is_root()) std::printf("SKIP: gloo (this build has no Gloo reducer)\n");
+      const bool good = refused("gloo");
+      if (comm.is_root())
+        std::printf("%s: gloo refused by a build without it\n", good ? "PASS" : "FAIL");
+      ok = ok && good;
       continue;
     }
     pkd::parallel::ReduceConfig config;
