@@ -19,7 +19,8 @@
 #      without a reducer; two ranks staged equal one rank; steps replayed as CUDA
 #      graphs equal eager steps; steps split into two graphs around the gradient sum (a 1-rank
 #      NCCL sum; two ranks host-staged) equal one graph per step and eager steps, and their
-#      distillation throughput;
+#      distillation throughput; with dropout, CUDA-graph runs preempted and resumed (one graph
+#      per step; split steps on two ranks) equal uninterrupted ones;
 #   4. training on the GPU: a teacher fine-tuned from scratch (bf16, float16 with loss scaling,
 #      float32, and bf16 as CUDA graphs) whose loss falls, float32 GPU steps equal CPU steps
 #      within tolerance, a PKD student distilled from the teacher's cached features whose loss
@@ -317,10 +318,22 @@ step_run() {  # step_run NAME LOGFILE ARGS...: a short fine-tune, its log kept
   shift 2
   "$@" --output-dir "$work/$name" --max-steps 30 >"$logfile" 2>&1
 }
+# resumed NAME LOGFILE ARGS...: the same, preempted after step 15 (exit 75, as on a Slurm
+# requeue) and resumed; both parts' progress lines in LOGFILE.
+resumed() {
+  local name=$1 logfile=$2 rc=0
+  shift 2
+  "$@" --output-dir "$work/$name" --max-steps 30 --stop-after-steps 15 >"$logfile" 2>&1 || rc=$?
+  ((rc == 75)) || {
+    echo "the preempted run exited with $rc, expected 75"
+    return 1
+  }
+  "$@" --output-dir "$work/$name" --max-steps 30 --resume >>"$logfile" 2>&1
+}
 # models_within (tests/mpi/common.sh) with the wheel's Python, which has torch.
 source "$root/tests/mpi/common.sh"
 set +e  # common.sh sets -e for the tests; this script goes on after a failed check
-export -f losses step_run models_within
+export -f losses step_run resumed models_within
 check "finetune 30 steps: nccl on 1 rank (float32)" 90 \
   step_run nccl1 "$work/nccl1.log" mpi -np 1 "$pkd" finetune "${tiny[@]}" --backend nccl
 check "finetune 30 steps: no reducer (float32)" 90 step_run none1 "$work/none1.log" "$pkd" finetune "${tiny[@]}"
@@ -373,6 +386,33 @@ check "finetune 30 steps: CUDA graphs, 2 ranks on 1 GPU, mpi host-staged (split 
 check "split CUDA graphs on 2 ranks equal eager steps on 2 ranks (losses 1e-4, model 1e-4)" 30 \
   losses "$work/graphsmpi2.log" "$work/mpi2.log" 1e-4 1e-4
 tail -20 "$work/graphsmpi2.log" >>"$log" 2>/dev/null
+# With dropout, a run preempted mid-epoch and resumed draws the same masks as an uninterrupted
+# one: dropout is reseeded per step. Eager steps; then CUDA graphs, captured afresh after the
+# resume (their buckets' eager warm-up first, step_graphs.h), one per step on 1 rank and split
+# steps on 2 ranks.
+dropout=(--hidden-dropout-prob 0.1 --attention-probs-dropout-prob 0.1)
+check "finetune 30 steps with dropout (float32)" 90 \
+  step_run drop1 "$work/drop1.log" "$pkd" finetune "${tiny[@]}" "${dropout[@]}"
+check "finetune 30 steps with dropout, preempted after step 15 and resumed" 120 \
+  resumed drop1r "$work/drop1r.log" "$pkd" finetune "${tiny[@]}" "${dropout[@]}"
+check "resumed steps with dropout equal an uninterrupted run (losses 1e-5, model 1e-5)" 30 \
+  losses "$work/drop1r.log" "$work/drop1.log" 1e-5 1e-5
+drop=("${dropout[@]}" --set runtime.cuda_graphs=true)
+check "finetune 30 steps: CUDA graphs with dropout (float32)" 90 \
+  step_run graphsdrop1 "$work/graphsdrop1.log" "$pkd" finetune "${tiny[@]}" "${drop[@]}"
+check "finetune 30 steps: CUDA graphs with dropout, preempted after step 15 and resumed" 120 \
+  resumed graphsdrop1r "$work/graphsdrop1r.log" "$pkd" finetune "${tiny[@]}" "${drop[@]}"
+check "resumed CUDA graphs with dropout equal an uninterrupted run (losses 1e-5, model 1e-5)" 30 \
+  losses "$work/graphsdrop1r.log" "$work/graphsdrop1.log" 1e-5 1e-5
+check "finetune 30 steps: split CUDA graphs with dropout, 2 ranks host-staged" 120 \
+  step_run graphsdrop2 "$work/graphsdrop2.log" mpi -np 2 "$pkd" finetune "${tiny[@]}" --backend mpi \
+  "${drop[@]}"
+check "finetune 30 steps: split CUDA graphs with dropout, 2 ranks, preempted after step 15 and resumed" 150 \
+  resumed graphsdrop2r "$work/graphsdrop2r.log" mpi -np 2 "$pkd" finetune "${tiny[@]}" --backend mpi \
+  "${drop[@]}"
+check "resumed split CUDA graphs with dropout equal an uninterrupted run (losses 1e-5, model 1e-5)" 30 \
+  losses "$work/graphsdrop2r.log" "$work/graphsdrop2.log" 1e-5 1e-5
+tail -20 "$work/graphsdrop2r.log" >>"$log" 2>/dev/null
 check "finetune 30 steps on the CPU (float32)" 120 \
   step_run cpu1 "$work/cpu1.log" "$pkd" finetune "${tiny[@]}" --device cpu --intra-op-threads "$jobs"
 check "float32: GPU steps equal CPU steps (losses 1e-3, model 1e-4)" 30 \
