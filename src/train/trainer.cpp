@@ -167,6 +167,7 @@ StepLoss TrainingRun::optimizer_step(std::int64_t epoch, std::int64_t step_in_ep
 
 void TrainingRun::log_progress(std::int64_t epoch, double lr) {
   const std::vector<double> means = interval_.means();  // waits for the queued GPU work
+  stop_if_diverged(means[0], "since the last progress line");
   const double seconds = seconds_since(start_);
   const double done = static_cast<double>(step_ - start_step_);
   std::string parts;

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/strings.h"
@@ -40,10 +41,26 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// A run whose loss became NaN or infinite (a learning rate too high for its precision, or
+// non-finite inputs such as a broken teacher's features) would otherwise go on stepping on
+// non-finite gradients (with CUDA graphs without the host noticing) and export a broken model.
+// The means are the sums all-reduced over ranks, so every rank sees the same value; comm.any
+// agrees anyway. float16 is exempt: its loss scaler skips the steps whose gradients overflowed,
+// and the loss of a skipped step may be infinite while the weights stay finite.
+void TrainingRun::stop_if_diverged(double mean_loss, const std::string& over) {
+  if (runner_.scaler().active() || !comm_.any(!std::isfinite(mean_loss))) return;
+  fail("training diverged: the mean training loss ", over, " is ",
+       std::isnan(mean_loss) ? "NaN" : (mean_loss > 0 ? "+inf" : "-inf"), " (by step ", step_,
+       "). pkd stops rather than train on and export non-finite weights: lower "
+       "optimizer.learning_rate or warm up longer (optimizer.warmup_proportion), train in "
+       "float32, or check the inputs (teacher features)");
+}
+
 // A dev evaluation between epoch ends (eval_every): a curve point in metrics.jsonl, and a
 // candidate for the exported model like an epoch end.
 void TrainingRun::evaluate_step(std::int64_t epoch) {
   const std::vector<double> means = since_eval_.means();
+  stop_if_diverged(means[0], "since the last evaluation");
   nlohmann::json line = {{"kind", "step"},
                          {"epoch", epoch + 1},
                          {"step", step_},
@@ -56,6 +73,7 @@ void TrainingRun::evaluate_step(std::int64_t epoch) {
 void TrainingRun::end_epoch(std::int64_t epoch, const LossTotals& totals, double seconds,
                             const StepProfile& profile, std::int64_t profiled_steps) {
   const std::vector<double> means = totals.means();
+  stop_if_diverged(means[0], cat("of epoch ", epoch + 1));
   nlohmann::json line = {{"kind", "epoch"},
                          {"epoch", epoch + 1},
                          {"step", step_},

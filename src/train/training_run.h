@@ -86,6 +86,8 @@ class TrainingRun {
   void save(std::int64_t epoch, std::int64_t step_in_epoch);
   TrainResult stopped();
   // trainer_epoch.cpp
+  // Fails, on every rank, when a mean training loss is not finite (see trainer_epoch.cpp).
+  void stop_if_diverged(double mean_loss, const std::string& over);
   void evaluate_step(std::int64_t epoch);
   void end_epoch(std::int64_t epoch, const LossTotals& totals, double seconds,
                  const StepProfile& profile, std::int64_t profiled_steps);
