@@ -13,17 +13,10 @@ namespace {
 
 TEST(Diverged, ARunWhoseLossIsNanStopsWithAMessageAndExportsNothing) {
   TempDir dir;
-  std::string train = read_file(source_dir() + "/data/glue/SST-2/train.tsv");
-  std::size_t cut = 0;
-  for (int lines = 0; lines < 321; ++lines) cut = train.find('\n', cut) + 1;  // header + 320
-  write_text(dir / "data/train.tsv", train.substr(0, cut));
-  ASSERT_EQ(run_pkd("tokenize --task SST-2 --data-dir " + (dir / "data") + " --vocab " +
-                    source_dir() + "/data/vocab/vocab.txt --out " + (dir / "tokens"))
-                .exit_code,
-            0);
+  const std::string train = tokenize_sst2_head(dir.path(), 320);
   auto finetune = [&](const std::string& name, const std::string& extra) {
-    return run_pkd("finetune --init random --train " + (dir / "tokens/train") + " --output-dir " +
-                   (dir / name) + " --hidden-size 32 --num-hidden-layers 1" +
+    return run_pkd("finetune --init random --train " + train + " --output-dir " + (dir / name) +
+                   " --hidden-size 32 --num-hidden-layers 1" +
                    " --num-attention-heads 2 --intermediate-size 64 --intra-op-threads 1" +
                    " --learning-rate 1e30 " + extra);
   };
@@ -46,8 +39,7 @@ TEST(Diverged, ARunWhoseLossIsNanStopsWithAMessageAndExportsNothing) {
       << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "epoch/model"));
   // A sane learning rate on the same data trains to the end.
-  r = run_pkd("finetune --init random --train " + (dir / "tokens/train") + " --output-dir " +
-              (dir / "sane") +
+  r = run_pkd("finetune --init random --train " + train + " --output-dir " + (dir / "sane") +
               " --hidden-size 32 --num-hidden-layers 1 --num-attention-heads 2"
               " --intermediate-size 64 --intra-op-threads 1 --learning-rate 1e-3 --epochs 1");
   EXPECT_EQ(r.exit_code, 0) << r.output;

@@ -106,16 +106,9 @@ TEST(Finetune, EvalEveryAndConstantSchedule) {
 // refused with a clear message.
 TEST(Finetune, PrecisionAppliesToTrainingSteps) {
   TempDir dir;
-  std::string train = read_file(source_dir() + "/data/glue/SST-2/train.tsv");
-  std::size_t cut = 0;
-  for (int lines = 0; lines < 321; ++lines) cut = train.find('\n', cut) + 1;  // header + 320
-  write_text(dir / "data/train.tsv", train.substr(0, cut));
-  ASSERT_EQ(run_pkd("tokenize --task SST-2 --data-dir " + (dir / "data") + " --vocab " +
-                    source_dir() + "/data/vocab/vocab.txt --out " + (dir / "tokens"))
-                .exit_code,
-            0);
+  const std::string train = tokenize_sst2_head(dir.path(), 320);
   auto losses = [&](const std::string& precision) {
-    auto r = run_pkd("finetune --init random --train " + (dir / "tokens/train") + " --output-dir " +
+    auto r = run_pkd("finetune --init random --train " + train + " --output-dir " +
                      (dir / precision) + " --epochs 1 --log-every 1" +
                      " --learning-rate 1e-3 --hidden-size 64 --intermediate-size 256" +
                      " --intra-op-threads 1 --precision " + precision);
@@ -133,8 +126,8 @@ TEST(Finetune, PrecisionAppliesToTrainingSteps) {
   ASSERT_EQ(bf16.size(), 10u);
   EXPECT_NE(f32[0], bf16[0]) << "the bfloat16 forward computed float32 losses";
   EXPECT_NEAR(f32[0], bf16[0], 0.05 * f32[0]);  // the same model, rounded
-  auto r = run_pkd("finetune --init random --train " + (dir / "tokens/train") + " --output-dir " +
-                   (dir / "f16") + " --precision float16");  // on the CPU, GPU or not
+  auto r = run_pkd("finetune --init random --train " + train + " --output-dir " + (dir / "f16") +
+                   " --precision float16");  // on the CPU, GPU or not
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("float16\" needs a GPU"), std::string::npos) << r.output;
 }

@@ -64,6 +64,21 @@ void write_text(const std::string& path, const std::string& text) {
   if (!out) fail("cannot write ", path);
 }
 
+std::string tokenize_sst2_head(const std::string& dir, int rows) {
+  const std::string train = read_file(source_dir() + "/data/glue/SST-2/train.tsv");
+  std::size_t cut = 0;
+  for (int lines = 0; lines <= rows; ++lines) {  // the header, then `rows` rows
+    const std::size_t end = train.find('\n', cut);
+    if (end == std::string::npos) fail("SST-2's train.tsv has fewer than ", rows, " rows");
+    cut = end + 1;
+  }
+  write_text(dir + "/data/train.tsv", train.substr(0, cut));
+  const CommandResult r = run_pkd("tokenize --task SST-2 --data-dir " + dir + "/data --vocab " +
+                                  source_dir() + "/data/vocab/vocab.txt --out " + dir + "/tokens");
+  if (r.exit_code != 0) fail("pkd tokenize failed: ", r.output);
+  return dir + "/tokens/train";
+}
+
 std::vector<std::string> read_gz_lines(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f) fail("cannot open ", path);

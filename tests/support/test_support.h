@@ -41,6 +41,9 @@ class TempDir {
 };
 
 void write_text(const std::string& path, const std::string& text);
+// The header and first `rows` rows of the bundled SST-2 train.tsv, written to DIR/data/train.tsv
+// and tokenized into DIR/tokens (fails naming pkd's output otherwise). Returns DIR/tokens/train.
+std::string tokenize_sst2_head(const std::string& dir, int rows);
 
 // The message of the exception of type E that `f` throws, or "(no error)".
 template <class E = Error>
