@@ -103,9 +103,10 @@ StepLoss StepRunner::step(std::int64_t step, std::int64_t global_examples,
   m_->train();
   if (const auto extra = objective_.trainable()) extra->train();
   const auto global_n = static_cast<double>(global_examples);
-  if (split_graphs_ && micro_batches == 1)
-    return split_graph_step(global_examples, micro_batch, lr, profile);
-  if (graphs_ && micro_batches == 1) {
+  if (graphs_) {  // only built for steps of one micro-batch
+    if (micro_batches != 1)
+      fail("internal: CUDA graphs given a step of ", micro_batches, " micro-batches");
+    if (split_graphs_) return split_graph_step(global_examples, micro_batch, lr, profile);
     profile.end(StepProfile::kSetup);
     std::optional<data::Batch> b = micro_batch(0);
     if (!b) fail("internal: the only rank has no examples in step ", step + 1);
@@ -122,7 +123,6 @@ StepLoss StepRunner::step(std::int64_t step, std::int64_t global_examples,
     return {out.sums, global_examples};
   }
   torch::Tensor sums = zero_sums();
-  if (split_graphs_) zero_gradients();  // kept from the last step
   profile.end(StepProfile::kSetup);
   if (sparse_) sparse_->clear();
   for (std::size_t j = 0; j < micro_batches; ++j) {
